@@ -1,0 +1,93 @@
+"""Configuration from the environment, with safe development defaults.
+
+Production refuses to start without the values it needs (API_TOKEN); development
+falls back to SQLite and a model store under var/ and generates a token once."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+class Config:
+    ENV_NAME = "development"
+    TESTING = False
+    VAR_DIR = Path(os.environ.get("MLSTACK_VAR", ROOT / "var"))
+
+    def __init__(self) -> None:
+        var = Path(self.VAR_DIR)
+        self.DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{var / 'mlstack.db'}"
+        self.MODEL_STORE = Path(os.environ.get("MODEL_STORE") or var / "models")
+        self.LOG_DIR = Path(os.environ.get("LOG_DIR") or var / "log")
+        self.API_TOKEN = os.environ.get("API_TOKEN") or None
+        self.MAX_BATCH_ROWS = _env_int("MAX_BATCH_ROWS", 10_000)
+        # request bodies: model and dataset uploads are the largest
+        self.MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 100) * 1024 * 1024
+        self.ALLOW_PICKLE = _env_bool("ALLOW_PICKLE", False)  # dangerous: executes code on load
+        self.REGISTRY_REFRESH_SECONDS = float(os.environ.get("REGISTRY_REFRESH_SECONDS", "1.0"))
+        self.SEED_DEMO_MODELS = _env_bool("SEED_DEMO_MODELS", True)
+        self.LOGGING_CONF = Path(os.environ.get("LOGGING_CONF") or ROOT / "logging.conf")
+        self.TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 1)
+
+    def ensure_token(self) -> None:
+        """Development: a token is generated on first use, kept under var/ so every
+        gunicorn worker and restart agrees on it, and printed once."""
+        if self.API_TOKEN:
+            return
+        path = Path(self.VAR_DIR) / "api_token"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            self.API_TOKEN = path.read_text().strip()
+            return
+        token = secrets.token_urlsafe(32)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(token)
+        self.API_TOKEN = token
+        print(f"mlstack: generated development API token (stored in {path}): {token}", flush=True)
+
+
+class DevelopmentConfig(Config):
+    pass
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+    def ensure_token(self) -> None:
+        if not self.API_TOKEN:
+            raise RuntimeError("API_TOKEN must be set in production (MLSTACK_ENV=production)")
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def __init__(self, var_dir: Path | None = None, **overrides) -> None:
+        if var_dir is not None:
+            self.VAR_DIR = Path(var_dir)
+        super().__init__()
+        self.API_TOKEN = "test-token"
+        self.SEED_DEMO_MODELS = False
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+
+def config_from_env() -> Config:
+    name = os.environ.get("MLSTACK_ENV", "development").lower()
+    return {"production": ProductionConfig, "testing": TestingConfig}.get(name, DevelopmentConfig)()
