@@ -1,0 +1,75 @@
+"""mlstack: serve, version and train scikit-learn models over HTTP."""
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, g, redirect, request
+from werkzeug.exceptions import HTTPException
+
+from app.config import Config, config_from_env
+
+
+def create_app(config: Config | None = None) -> Flask:
+    from app.api import create_api_blueprint, error_body
+    from app.core.registry import ArtifactStore, Registry
+    from app.db import Database
+    from app.logs import configure_logging, init_request_logging
+    from app.metrics import observe_request, render
+
+    config = config or config_from_env()
+    config.ensure_token()
+    configure_logging(config.LOGGING_CONF, config.LOG_DIR)
+
+    app = Flask(__name__)
+    app.config.update(
+        TESTING=config.TESTING,
+        MAX_CONTENT_LENGTH=config.MAX_CONTENT_LENGTH,
+        MLSTACK=config,
+        RESTX_MASK_SWAGGER=False,
+        ERROR_404_HELP=False,
+    )
+    if config.TRUSTED_PROXIES > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = config.TRUSTED_PROXIES
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+
+    db = Database(config.DATABASE_URL)
+    registry = Registry(db, ArtifactStore(config.MODEL_STORE),
+                        refresh_seconds=config.REGISTRY_REFRESH_SECONDS,
+                        allow_pickle=config.ALLOW_PICKLE)
+    app.extensions["mlstack.db"] = db
+    app.extensions["mlstack.registry"] = registry
+
+    init_request_logging(app)
+    app.register_blueprint(create_api_blueprint())
+
+    @app.after_request
+    def _metrics(response):
+        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        elapsed = time.perf_counter() - g.get("start", time.perf_counter())
+        observe_request(request.method, rule, response.status_code, elapsed)
+        return response
+
+    @app.get("/")
+    def index():
+        return redirect("/api/v1/docs")
+
+    @app.get("/metrics")
+    def metrics():
+        body, content_type = render()
+        return Response(body, content_type=content_type)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        return error_body(exc.description or exc.name), exc.code or 500
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        app.logger.exception("unhandled error")
+        return error_body("internal error"), 500
+
+    from app.cli import register_commands
+
+    register_commands(app)
+    return app

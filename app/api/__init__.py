@@ -1,0 +1,92 @@
+"""The HTTP layer: a Blueprint at /api/v1 carrying the flask-restx Api (Swagger UI at
+/api/v1/docs), the error mapping and the admin-token check."""
+from __future__ import annotations
+
+import hmac
+import logging
+from functools import wraps
+
+from flask import Blueprint, current_app, request
+from flask_restx import Api, Model, fields
+from werkzeug.exceptions import HTTPException
+
+from app.core.errors import Forbidden, ServiceError, Unauthorized
+from app.logs import request_id
+
+log = logging.getLogger(__name__)
+
+ERROR_MODEL = Model("Error", {
+    "message": fields.String(required=True, description="What went wrong"),
+    "request_id": fields.String(required=True, description="Echoed in the X-Request-ID header"),
+    "errors": fields.Raw(description="Field -> problem, for validation failures"),
+})
+
+AUTHORIZATIONS = {
+    "bearer": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "Admin token: `Bearer <API_TOKEN>`",
+    }
+}
+
+
+def error_body(message: str, errors: dict | None = None) -> dict:
+    body = {"message": message, "request_id": request_id()}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def admin_required(func):
+    """Admin operations take `Authorization: Bearer <API_TOKEN>`: 401 without it,
+    403 with a wrong one."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("this operation needs 'Authorization: Bearer <API_TOKEN>'")
+        expected = current_app.config["MLSTACK"].API_TOKEN or ""
+        if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+            raise Forbidden("the bearer token is not valid")
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def create_api_blueprint() -> Blueprint:
+    bp = Blueprint("api", __name__, url_prefix="/api/v1")
+    api = Api(
+        bp,
+        version="1.0",
+        title="mlstack",
+        description="Serve, version and train scikit-learn models. Admin operations need "
+                    "the bearer token (Authorize button).",
+        doc="/docs",
+        authorizations=AUTHORIZATIONS,
+        validate=True,
+    )
+    api.models["Error"] = ERROR_MODEL
+
+    @api.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError):
+        return error_body(exc.message, exc.errors), exc.status
+
+    @api.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        data = getattr(exc, "data", None) or {}
+        message = data.get("message") or exc.description or exc.name
+        return error_body(str(message), data.get("errors")), exc.code or 500
+
+    @api.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return error_body("internal error"), 500
+
+    from app.api import health, models, predictions
+
+    for ns in (models.ns, predictions.ns, health.ns):
+        api.add_namespace(ns)
+    return bp

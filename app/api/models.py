@@ -1,0 +1,185 @@
+"""Models and their versions: list, inspect, upload, promote (rollback = promote an
+older version)."""
+from __future__ import annotations
+
+import orjson
+from flask import current_app, request
+from flask_restx import Namespace, Resource, fields
+from werkzeug.datastructures import FileStorage
+
+from app.api import ERROR_MODEL, admin_required
+from app.core.errors import InvalidInput
+
+ns = Namespace("models", description="Registered models, versions, schemas and promotion")
+ns.add_model("Error", ERROR_MODEL)
+
+feature = ns.model("Feature", {
+    "name": fields.String(required=True),
+    "type": fields.String(required=True, enum=["numeric", "categorical"]),
+    "categories": fields.List(fields.Raw, description="Known categories (categorical only)"),
+    "allow_unknown": fields.Boolean(description="Unseen categories are accepted"),
+    "nullable": fields.Boolean(description="Missing values (null) are accepted"),
+    "example": fields.Raw(description="An example value"),
+})
+schema_doc = ns.model("FeatureSchema", {"features": fields.List(fields.Nested(feature), required=True)})
+version_model = ns.model("ModelVersion", {
+    "model": fields.String(required=True),
+    "version": fields.Integer(required=True),
+    "stage": fields.String(required=True, enum=["production", "available"]),
+    "task": fields.String(required=True, enum=["classification", "regression"]),
+    "algorithm": fields.String(required=True),
+    "classes": fields.List(fields.Raw, description="Class labels (classifiers)"),
+    "metrics": fields.Raw(description="Evaluation metrics recorded with the version"),
+    "training": fields.Raw(description="How it was trained: dataset sha256, spec, library versions"),
+    "artifact_sha256": fields.String(required=True),
+    "artifact_format": fields.String(required=True),
+    "sklearn_version": fields.String(required=True),
+    "created_at": fields.DateTime(required=True),
+    "schema": fields.Nested(schema_doc, required=True),
+})
+model_summary = ns.model("ModelSummary", {
+    "name": fields.String(required=True),
+    "description": fields.String,
+    "production_version": fields.Integer(description="The version served by default"),
+    "latest_version": fields.Integer,
+    "created_at": fields.DateTime(required=True),
+    "updated_at": fields.DateTime(required=True),
+})
+model_detail = ns.inherit("ModelDetail", model_summary, {
+    "versions": fields.List(fields.Nested(version_model), required=True),
+})
+schema_answer = ns.model("ModelSchema", {
+    "model": fields.String(required=True),
+    "version": fields.Integer(required=True),
+    "task": fields.String(required=True),
+    "features": fields.List(fields.Nested(feature), required=True),
+    "classes": fields.List(fields.Raw),
+    "example": fields.Raw(required=True, description="A valid body for the predict endpoint"),
+})
+
+upload = ns.parser()
+upload.add_argument("file", location="files", type=FileStorage, required=True,
+                    help="The model artifact: a .skops file (skops.io.dump)")
+upload.add_argument("schema", location="form", type=str,
+                    help="Optional input schema JSON: {\"features\": [{\"name\", \"type\", ...}]}")
+upload.add_argument("metrics", location="form", type=str, help="Optional metrics JSON object")
+upload.add_argument("promote", location="form", type=str, help="'true' to make it production")
+upload.add_argument("description", location="form", type=str, help="Model description (first upload)")
+
+
+def registry():
+    return current_app.extensions["mlstack.registry"]
+
+
+def _json_field(name: str):
+    raw = request.form.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"field {name!r} is not valid JSON: {exc}", {name: "invalid JSON"}) from None
+
+
+@ns.route("")
+class ModelList(Resource):
+    @ns.marshal_list_with(model_summary, skip_none=True)
+    def get(self):
+        """List registered models"""
+        return registry().list_models()
+
+
+@ns.route("/<string:name>")
+@ns.param("name", "Model name")
+class Model(Resource):
+    @ns.marshal_with(model_detail, skip_none=True)
+    @ns.response(400, "Invalid model name", ERROR_MODEL)
+    @ns.response(404, "Unknown model", ERROR_MODEL)
+    def get(self, name):
+        """Show a model with all its versions"""
+        return registry().get_model(name)
+
+
+@ns.route("/<string:name>/schema")
+@ns.param("name", "Model name")
+@ns.param("version", "Version (default: production)", _in="query", type=int)
+class ModelSchema(Resource):
+    @ns.marshal_with(schema_answer, skip_none=True)
+    @ns.response(400, "Invalid model name or version", ERROR_MODEL)
+    @ns.response(404, "Unknown model or version", ERROR_MODEL)
+    def get(self, name):
+        """Show the input schema and a valid example request"""
+        from app.api.predictions import version_arg
+
+        loaded = registry().resolve(name, version_arg())
+        return {
+            "model": loaded.name,
+            "version": loaded.version,
+            "task": loaded.task,
+            "features": loaded.schema.features,
+            "classes": loaded.classes,
+            "example": {"instances": [loaded.schema.example_instance()], "return_proba": loaded.has_proba},
+        }
+
+
+@ns.route("/<string:name>/versions")
+@ns.param("name", "Model name")
+class VersionList(Resource):
+    @ns.doc(security="bearer")
+    @ns.expect(upload, validate=False)
+    @ns.marshal_with(version_model, code=201, skip_none=True)
+    @ns.response(400, "Bad artifact, schema or metrics", ERROR_MODEL)
+    @ns.response(401, "Missing token", ERROR_MODEL)
+    @ns.response(403, "Wrong token", ERROR_MODEL)
+    @ns.response(413, "Upload too large", ERROR_MODEL)
+    @ns.response(415, "Not multipart/form-data", ERROR_MODEL)
+    @admin_required
+    def post(self, name):
+        """Upload a model artifact as a new version"""
+        from app.core.errors import UnsupportedMediaType
+        from app.core.registry import PICKLE_SUFFIXES, check_name
+
+        check_name(name)
+        if request.mimetype != "multipart/form-data":
+            raise UnsupportedMediaType("send multipart/form-data with the artifact in the 'file' field")
+        file = request.files.get("file")
+        if file is None or not file.filename:
+            raise InvalidInput("the 'file' field with the model artifact is missing", {"file": "required"})
+        filename = file.filename.lower()
+        fmt = "pickle" if filename.endswith(PICKLE_SUFFIXES) else "skops"
+        data = file.read()
+        if not data:
+            raise InvalidInput("the uploaded file is empty", {"file": "empty"})
+        promote = (request.form.get("promote") or "").strip().lower() in ("1", "true", "yes", "on")
+        out = registry().add_version(name, data, fmt, schema=_json_field("schema"),
+                                     metrics=_json_field("metrics"), promote=promote,
+                                     description=request.form.get("description") or None)
+        return out, 201
+
+
+@ns.route("/<string:name>/versions/<int:version>")
+@ns.param("name", "Model name")
+@ns.param("version", "Version number")
+class Version(Resource):
+    @ns.marshal_with(version_model, skip_none=True)
+    @ns.response(400, "Invalid model name", ERROR_MODEL)
+    @ns.response(404, "Unknown model or version", ERROR_MODEL)
+    def get(self, name, version):
+        """Show one version"""
+        return registry().get_version(name, version)
+
+
+@ns.route("/<string:name>/versions/<int:version>/promote")
+@ns.param("name", "Model name")
+@ns.param("version", "Version number")
+class Promotion(Resource):
+    @ns.doc(security="bearer")
+    @ns.marshal_with(version_model, skip_none=True)
+    @ns.response(400, "Invalid model name", ERROR_MODEL)
+    @ns.response(401, "Missing token", ERROR_MODEL)
+    @ns.response(403, "Wrong token", ERROR_MODEL)
+    @ns.response(404, "Unknown model or version", ERROR_MODEL)
+    @admin_required
+    def post(self, name, version):
+        """Make a version production (rollback: promote an older one)"""
+        return registry().promote(name, version)

@@ -1,0 +1,37 @@
+"""Flask commands: `flask --app wsgi init | migrate | seed | token`."""
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+
+def register_commands(app: Flask) -> None:
+    @app.cli.command("migrate")
+    def migrate() -> None:
+        """Run the database migrations to the latest revision."""
+        current_app.extensions["mlstack.db"].upgrade()
+        click.echo("database migrated")
+
+    @app.cli.command("seed")
+    @click.option("--force", is_flag=True, help="Seed even when models exist.")
+    def seed(force: bool) -> None:
+        """Register the demo models when the registry is empty."""
+        _seed(force)
+
+    @app.cli.command("init")
+    def init() -> None:
+        """Migrate, then seed the demo models on first start (an empty registry)."""
+        current_app.extensions["mlstack.db"].upgrade()
+        click.echo("database migrated")
+        if current_app.config["MLSTACK"].SEED_DEMO_MODELS:
+            _seed(False)
+
+
+def _seed(force: bool) -> None:
+    from app.core.demo import seed_demo_models
+
+    registry = current_app.extensions["mlstack.registry"]
+    if registry.count_models() and not force:
+        click.echo("registry not empty: demo models not seeded")
+        return
+    click.echo("seeded: " + ", ".join(seed_demo_models(registry)))

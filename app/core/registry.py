@@ -1,0 +1,329 @@
+"""Model registry: names -> integer versions, one of them in production.
+
+The database is the truth. Each process keeps a cache of loaded versions (immutable
+once written) and of the production map, which it re-reads at most once per
+`refresh_seconds`: a promotion reaches every gunicorn worker within that interval and
+the prediction path does not query the database per request. If the database is down,
+the last known production map keeps serving."""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import sklearn
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import selectinload
+
+from app.core.errors import (
+    InvalidInput,
+    ModelNotFound,
+    Unavailable,
+    VersionNotFound,
+)
+from app.core.runtime import LoadedModel, final_estimator, load_bytes, read_verified, sha256_bytes
+from app.core.schema import CompiledSchema, check_schema, derive_schema
+from app.db import Database
+from app.db.models import Model, ModelVersion
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not MODEL_NAME.match(name):
+        raise InvalidInput(
+            f"invalid model name {name[:80]!r}: use 1-64 characters a-z, 0-9, '_' or '-', "
+            "starting with a letter or digit",
+            {"name": "must match [a-z0-9][a-z0-9_-]{0,63}"},
+        )
+    return name
+
+
+class ArtifactStore:
+    """Content-addressed files under the store root: <model>/<sha256>.<format>,
+    written to a temporary file and renamed into place."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def write(self, model: str, data: bytes, fmt: str) -> tuple[str, str]:
+        digest = sha256_bytes(data)
+        rel = f"{model}/{digest}.{fmt}"
+        dest = self.root / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not dest.exists():
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".upload-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, dest)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        return rel, digest
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+
+def version_dict(model: Model, v: ModelVersion) -> dict:
+    return {
+        "model": model.name,
+        "version": v.version,
+        "stage": "production" if model.production_version == v.version else "available",
+        "task": v.task,
+        "algorithm": v.algorithm,
+        "classes": v.classes,
+        "metrics": v.metrics or {},
+        "training": v.training,
+        "artifact_sha256": v.artifact_sha256,
+        "artifact_format": v.artifact_format,
+        "sklearn_version": v.sklearn_version,
+        "created_at": v.created_at,
+        "schema": v.feature_schema,
+    }
+
+
+def model_dict(model: Model, with_versions: bool = False) -> dict:
+    out = {
+        "name": model.name,
+        "description": model.description,
+        "production_version": model.production_version,
+        "latest_version": max((v.version for v in model.versions), default=None),
+        "created_at": model.created_at,
+        "updated_at": model.updated_at,
+    }
+    if with_versions:
+        out["versions"] = [version_dict(model, v) for v in model.versions]
+    return out
+
+
+def describe_estimator(est: Any) -> tuple[str, list | None]:
+    """(task, classes) for a fitted estimator; anything that is neither a classifier
+    nor a regressor is refused."""
+    from sklearn.base import is_classifier, is_regressor
+
+    if is_classifier(est):
+        classes = getattr(final_estimator(est), "classes_", None)
+        if classes is None:
+            classes = getattr(est, "classes_", None)
+        return "classification", [c.item() if hasattr(c, "item") else c for c in classes] if classes is not None else None
+    if is_regressor(est):
+        return "regression", None
+    raise InvalidInput(f"{type(est).__name__} is neither a classifier nor a regressor")
+
+
+def algorithm_name(est: Any) -> str:
+    steps = getattr(est, "steps", None)
+    if steps:
+        return "Pipeline(" + ", ".join(type(s).__name__ for _, s in steps) + ")"
+    return type(est).__name__
+
+
+class Registry:
+    def __init__(self, db: Database, store: ArtifactStore, refresh_seconds: float = 1.0,
+                 allow_pickle: bool = False):
+        self.db = db
+        self.store = store
+        self.refresh_seconds = refresh_seconds
+        self.allow_pickle = allow_pickle
+        self._lock = threading.Lock()
+        self._loaded: dict[tuple[str, int], LoadedModel] = {}
+        self._production: dict[str, int | None] = {}
+        self._production_checked = float("-inf")
+
+    # ---- reads ---------------------------------------------------------------
+    def list_models(self) -> list[dict]:
+        with self.db.session() as s:
+            models = s.scalars(select(Model).options(selectinload(Model.versions)).order_by(Model.name)).all()
+            return [model_dict(m) for m in models]
+
+    def get_model(self, name: str) -> dict:
+        check_name(name)
+        with self.db.session() as s:
+            return model_dict(self._model(s, name), with_versions=True)
+
+    def get_version(self, name: str, version: int) -> dict:
+        check_name(name)
+        with self.db.session() as s:
+            model = self._model(s, name)
+            return version_dict(model, self._version(s, model, version))
+
+    def count_models(self) -> int:
+        with self.db.session() as s:
+            return s.scalar(select(func.count(Model.id))) or 0
+
+    @staticmethod
+    def _model(s, name: str) -> Model:
+        model = s.scalar(select(Model).where(Model.name == name))
+        if model is None:
+            raise ModelNotFound(f"model {name!r} not found")
+        return model
+
+    @staticmethod
+    def _version(s, model: Model, version: int) -> ModelVersion:
+        v = s.scalar(select(ModelVersion).where(ModelVersion.model_id == model.id,
+                                                ModelVersion.version == version))
+        if v is None:
+            raise VersionNotFound(f"model {model.name!r} has no version {version}")
+        return v
+
+    # ---- writes --------------------------------------------------------------
+    def add_version(self, name: str, data: bytes, fmt: str = "skops", *, schema: Any = None,
+                    metrics: dict | None = None, training: dict | None = None,
+                    algorithm: str | None = None, promote: bool = False,
+                    description: str | None = None) -> dict:
+        """Register an artifact (bytes) as the next version of `name`. The artifact is
+        loaded (safely) to check it and derive what the schema does not give."""
+        check_name(name)
+        if fmt != "skops" and not self.allow_pickle:
+            raise InvalidInput("pickle/joblib artifacts are refused: they can run arbitrary code "
+                               "when loaded. Upload a .skops file (skops.io.dump), or have the "
+                               "operator set ALLOW_PICKLE=true", {"file": "pickle not allowed"})
+        try:
+            est = load_bytes(data, fmt)
+        except InvalidInput:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a broken upload is the client's problem
+            raise InvalidInput(f"the artifact cannot be loaded: {type(exc).__name__}: {str(exc)[:200]}") from None
+        if not hasattr(est, "predict"):
+            raise InvalidInput(f"the artifact holds a {type(est).__name__}, which has no predict()")
+        task, classes = describe_estimator(est)
+        n_features = getattr(est, "n_features_in_", None)
+        if schema is not None:
+            schema = check_schema(schema, n_features)
+            fitted = getattr(est, "feature_names_in_", None)
+            if fitted is not None and [f["name"] for f in schema["features"]] != [str(n) for n in fitted]:
+                raise InvalidInput("the schema's feature names differ from the names the model was "
+                                   "fitted with: " + ", ".join(map(str, fitted)))
+        else:
+            schema = derive_schema(est)
+        if metrics is not None and not isinstance(metrics, dict):
+            raise InvalidInput("metrics must be a JSON object", {"metrics": "expected an object"})
+        rel, digest = self.store.write(name, data, fmt)
+        for _attempt in range(5):
+            try:
+                with self.db.session() as s:
+                    model = s.scalar(select(Model).where(Model.name == name))
+                    if model is None:
+                        model = Model(name=name, description=description)
+                        s.add(model)
+                        s.flush()
+                    number = (s.scalar(select(func.max(ModelVersion.version))
+                                       .where(ModelVersion.model_id == model.id)) or 0) + 1
+                    v = ModelVersion(model_id=model.id, version=number, task=task,
+                                     algorithm=algorithm or algorithm_name(est),
+                                     feature_schema=schema, classes=classes, metrics=metrics,
+                                     training=training, artifact_path=rel, artifact_sha256=digest,
+                                     artifact_format=fmt, sklearn_version=sklearn.__version__)
+                    s.add(v)
+                    if promote or model.production_version is None:
+                        model.production_version = number
+                    s.flush()
+                    s.refresh(model)
+                    out = version_dict(model, v)
+                break
+            except IntegrityError:  # a concurrent upload took the number: take the next
+                continue
+        else:
+            raise Unavailable("could not allocate a version number; try again")
+        self._invalidate()
+        log.info("registered %s v%s (%s)", name, out["version"], out["algorithm"])
+        return out
+
+    def add_estimator(self, name: str, estimator: Any, **kwargs: Any) -> dict:
+        import skops.io as sio
+
+        return self.add_version(name, sio.dumps(estimator), "skops", **kwargs)
+
+    def promote(self, name: str, version: int) -> dict:
+        check_name(name)
+        with self.db.session() as s:
+            model = self._model(s, name)
+            v = self._version(s, model, version)
+            model.production_version = v.version
+            s.flush()
+            out = version_dict(model, v)
+        self._invalidate()
+        log.info("promoted %s v%s to production", name, version)
+        return out
+
+    def _invalidate(self) -> None:
+        self._production_checked = float("-inf")
+
+    # ---- hot path ------------------------------------------------------------
+    def production_versions(self) -> dict[str, int | None]:
+        now = time.monotonic()
+        if now - self._production_checked < self.refresh_seconds:
+            return self._production
+        with self._lock:
+            if now - self._production_checked < self.refresh_seconds:
+                return self._production
+            try:
+                with self.db.session() as s:
+                    rows = s.execute(select(Model.name, Model.production_version)).all()
+                self._production = {name: version for name, version in rows}
+            except SQLAlchemyError as exc:
+                if not self._production:
+                    raise Unavailable("the model registry database is unreachable") from exc
+                log.warning("registry refresh failed, serving the last known versions: %s",
+                            type(exc).__name__)
+            # checked even on failure, so a dead database costs one try per interval
+            self._production_checked = time.monotonic()
+            return self._production
+
+    def resolve(self, name: str, version: int | None = None) -> LoadedModel:
+        """The loaded model for `name` at `version` (default: production)."""
+        if version is None:
+            production = self.production_versions()
+            if name not in production:
+                check_name(name)
+                raise ModelNotFound(f"model {name!r} not found")
+            version = production[name]
+            if version is None:
+                raise VersionNotFound(f"model {name!r} has no production version")
+        loaded = self._loaded.get((name, version))
+        if loaded is not None:
+            return loaded
+        check_name(name)
+        return self._load(name, version)
+
+    def _load(self, name: str, version: int) -> LoadedModel:
+        try:
+            with self.db.session() as s:
+                model = self._model(s, name)
+                v = self._version(s, model, version)
+                meta = (v.task, v.feature_schema, v.classes, v.artifact_path, v.artifact_sha256,
+                        v.artifact_format)
+        except SQLAlchemyError as exc:
+            raise Unavailable("the model registry database is unreachable") from exc
+        task, schema, classes, rel, digest, fmt = meta
+        data = read_verified(self.store.path(rel), digest)
+        est = load_bytes(data, fmt)
+        loaded = LoadedModel(name, version, task, est, CompiledSchema.from_doc(schema), classes)
+        with self._lock:
+            self._loaded[(name, version)] = loaded
+        return loaded
+
+    def warm(self) -> int:
+        """Load every production version now (gunicorn preload: shared by the workers)."""
+        count = 0
+        for name, version in self.production_versions().items():
+            if version is not None:
+                try:
+                    self.resolve(name, version)
+                    count += 1
+                except Exception:  # noqa: BLE001 - a bad artifact must not stop the service
+                    log.exception("could not load %s v%s", name, version)
+        return count

@@ -1,0 +1,127 @@
+"""Load one model version's artifact and predict with it."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.core.errors import ArtifactCorrupt, InvalidInput
+from app.core.schema import CompiledSchema
+
+# Types that skops does not trust by default but that scikit-learn's own estimators
+# are made of (tree structures, distance metrics, dtypes). Anything else that a file
+# references is refused; operators may extend the list with SKOPS_TRUSTED_TYPES.
+KNOWN_SAFE_TYPES = frozenset({
+    "numpy.dtype",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.metrics._dist_metrics.ManhattanDistance64",
+    "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+})
+
+
+def trusted_types() -> frozenset[str]:
+    extra = os.environ.get("SKOPS_TRUSTED_TYPES", "")
+    return KNOWN_SAFE_TYPES | {t.strip() for t in extra.split(",") if t.strip()}
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def untrusted_types(data: bytes) -> list[str]:
+    import skops.io as sio
+
+    try:
+        found = sio.get_untrusted_types(data=data)
+    except Exception as exc:  # noqa: BLE001 - any parse failure means "not a skops file"
+        raise InvalidInput(f"the file is not a readable skops artifact: {type(exc).__name__}") from None
+    allowed = trusted_types()
+    return sorted(t for t in found if t not in allowed)
+
+
+def load_bytes(data: bytes, fmt: str) -> Any:
+    """Deserialise an artifact. skops files are checked against the trusted types;
+    pickle/joblib are only reached when the operator opted in (ALLOW_PICKLE)."""
+    if fmt == "skops":
+        import skops.io as sio
+
+        bad = untrusted_types(data)
+        if bad:
+            raise InvalidInput("the artifact references untrusted types: " + ", ".join(bad),
+                               {"file": "untrusted types: " + ", ".join(bad)})
+        return sio.loads(data, trusted=sorted(trusted_types()))
+    import joblib
+
+    return joblib.load(io.BytesIO(data))
+
+
+def read_verified(path: Path, expected_sha256: str) -> bytes:
+    data = path.read_bytes()
+    actual = sha256_bytes(data)
+    if actual != expected_sha256:
+        raise ArtifactCorrupt(f"artifact {path.name} has sha256 {actual[:12]}..., expected {expected_sha256[:12]}...")
+    return data
+
+
+def final_estimator(est: Any) -> Any:
+    steps = getattr(est, "steps", None)
+    return steps[-1][1] if steps else est
+
+
+@dataclass
+class LoadedModel:
+    """A model version ready to predict: the estimator, its compiled schema and
+    what it can answer."""
+
+    name: str
+    version: int
+    task: str
+    estimator: Any
+    schema: CompiledSchema
+    classes: list | None
+
+    def __post_init__(self) -> None:
+        self.has_proba = hasattr(final_estimator(self.estimator), "predict_proba") and hasattr(
+            self.estimator, "predict_proba")
+        # Estimators fitted on a DataFrame want one back (names checked by sklearn).
+        self.wants_frame = hasattr(self.estimator, "feature_names_in_") or not self.schema.all_numeric
+
+    def _input(self, matrix: np.ndarray) -> Any:
+        if not self.wants_frame:
+            return matrix
+        import pandas as pd
+
+        frame = pd.DataFrame(matrix, columns=self.schema.names)
+        for f in self.schema.features:
+            col = frame[f["name"]]
+            frame[f["name"]] = col.astype("float64") if f["type"] == "numeric" else col.astype(object)
+        return frame
+
+    def predict(self, matrix: np.ndarray, return_proba: bool = False) -> dict:
+        X = self._input(matrix)
+        out: dict[str, Any] = {"predictions": _to_list(self.estimator.predict(X))}
+        if self.classes is not None:
+            out["classes"] = self.classes
+        if return_proba:
+            if not self.has_proba:
+                raise InvalidInput(f"model {self.name} v{self.version} does not support probabilities",
+                                   {"return_proba": "not supported by this model"})
+            out["probabilities"] = np.asarray(self.estimator.predict_proba(X), dtype=float).tolist()
+        return out
+
+
+def _to_list(values: Any) -> list:
+    arr = np.asarray(values)
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        arr = np.where(np.isfinite(arr), arr, np.nan).astype(object)
+        return [None if (isinstance(v, float) and v != v) else v for v in arr.tolist()]
+    return arr.tolist()

@@ -1,0 +1,124 @@
+"""POST /api/v1/models/{name}/predict on SQLite and PostgreSQL."""
+import numpy as np
+import pytest
+
+from tests.conftest import IRIS_FEATURES
+
+
+def predict(client, name, body, **kw):
+    return client.post(f"/api/v1/models/{name}/predict", json=body, **kw)
+
+
+def test_the_schema_example_predicts_like_the_model_in_process(client, iris):
+    example = client.get("/api/v1/models/iris/schema").get_json()["example"]
+    res = predict(client, "iris", example)
+    assert res.status_code == 200, res.get_json()
+    body = res.get_json()
+    row = [example["instances"][0][f] for f in IRIS_FEATURES]
+    assert body["model"] == "iris" and body["version"] == 1
+    assert body["predictions"] == iris["tree"].predict([row]).tolist()
+    assert body["classes"] == [0, 1, 2]
+    np.testing.assert_allclose(body["probabilities"], iris["tree"].predict_proba([row]))
+
+
+def test_a_batch_of_objects_and_arrays_with_probabilities(client, iris, iris_data):
+    X, _ = iris_data
+    instances = [dict(zip(IRIS_FEATURES, r)) for r in X[:75].tolist()] + X[75:].tolist()
+    res = predict(client, "iris", {"instances": instances, "return_proba": True}, query_string={"version": 2})
+    body = res.get_json()
+    assert res.status_code == 200 and body["version"] == 2
+    assert body["predictions"] == iris["gb"].predict(X).tolist()
+    np.testing.assert_allclose(body["probabilities"], iris["gb"].predict_proba(X), rtol=1e-9)
+
+
+def test_csv_batches_get_the_same_answer(client, iris, iris_data):
+    X, _ = iris_data
+    csv = ",".join(IRIS_FEATURES) + "\n" + "\n".join(",".join(map(repr, r)) for r in X.tolist()) + "\n"
+    res = client.post("/api/v1/models/iris/predict?return_proba=true", data=csv, content_type="text/csv")
+    assert res.status_code == 200, res.get_json()
+    assert res.get_json()["predictions"] == iris["tree"].predict(X).tolist()
+    assert len(res.get_json()["probabilities"]) == len(X)
+
+
+def test_regressors_answer_without_classes(client, registry, diabetes_model):
+    model, X = diabetes_model
+    registry.add_estimator("diabetes", model)
+    res = predict(client, "diabetes", {"instances": X[:3].tolist()})
+    assert res.status_code == 200
+    assert "classes" not in res.get_json()
+    np.testing.assert_allclose(res.get_json()["predictions"], model.predict(X[:3]))
+    res = predict(client, "diabetes", {"instances": X[:1].tolist(), "return_proba": True})
+    assert res.status_code == 400 and "probabilities" in res.get_json()["message"]
+
+
+def test_pipelines_with_categories_take_raw_rows_with_missing_values(client, registry, mixed_model):
+    model, frame = mixed_model
+    registry.add_estimator("mixed", model)
+    rows = [{"age": 52.0, "city": "nice"}, {"age": None, "city": "paris"}, {"age": 20.0, "city": None}]
+    res = predict(client, "mixed", {"instances": rows})
+    assert res.status_code == 200, res.get_json()
+    import pandas as pd
+
+    expected = model.predict(pd.DataFrame(rows).astype({"age": float}))
+    assert res.get_json()["predictions"] == expected.tolist()
+
+
+@pytest.mark.parametrize("body, status, key", [
+    ({"instances": []}, 400, "instances"),
+    ({}, 400, "instances"),
+    ({"instances": [[1, 2, 3]]}, 400, "instances[0]"),
+    ({"instances": [{"sepal_length": 1}]}, 400, "instances[0].petal_width"),
+    ({"instances": [[1, 2, 3, "four"]]}, 400, "instances[0].petal_width"),
+    ({"instances": [[1, 2, 3, None]]}, 400, "instances[0].petal_width"),
+    ({"instances": [[1, 2, 3, 4]], "return_proba": "yes"}, 400, "return_proba"),
+    ({"instances": [[1, 2, 3, 4]], "extra": 1}, 400, "extra"),
+    ([1, 2], 400, "body"),
+])
+def test_bad_bodies_get_400_naming_the_field(client, iris, body, status, key):
+    res = predict(client, "iris", body)
+    assert res.status_code == status
+    doc = res.get_json()
+    assert key in doc["errors"], doc
+    assert doc["request_id"] == res.headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize("data, content_type, status", [
+    (b"{not json", "application/json", 400),
+    (b"", "application/json", 400),
+    (b"instances=1", "application/x-www-form-urlencoded", 415),
+    (b"[1]", "text/plain", 415),
+])
+def test_malformed_bodies_and_wrong_content_types(client, iris, data, content_type, status):
+    res = client.post("/api/v1/models/iris/predict", data=data, content_type=content_type)
+    assert res.status_code == status
+    assert res.get_json()["message"]
+
+
+def test_too_many_rows_is_413(client, iris, app):
+    app.config["MLSTACK"].MAX_BATCH_ROWS = 5
+    res = predict(client, "iris", {"instances": [[1, 2, 3, 4]] * 6})
+    assert res.status_code == 413
+    assert "limit of 5 rows" in res.get_json()["message"]
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/api/v1/models/nope/predict", 404),
+    ("/api/v1/models/iris/predict?version=9", 404),
+    ("/api/v1/models/iris/predict?version=abc", 400),
+    ("/api/v1/models/iris/predict?version=0", 400),
+    ("/api/v1/models/Bad%20Name/predict", 400),
+])
+def test_unknown_models_versions_and_bad_names(client, iris, path, status):
+    res = client.post(path, json={"instances": [[1, 2, 3, 4]]})
+    assert res.status_code == status
+    assert res.get_json()["message"]
+
+
+def test_promotion_changes_what_is_served_and_rollback_restores_it(client, iris, registry):
+    from tests.conftest import AUTH
+
+    assert predict(client, "iris", {"instances": [[1, 2, 3, 4]]}).get_json()["version"] == 1
+    assert client.post("/api/v1/models/iris/versions/2/promote", headers=AUTH).status_code == 200
+    assert predict(client, "iris", {"instances": [[1, 2, 3, 4]]}).get_json()["version"] == 2
+    assert client.post("/api/v1/models/iris/versions/1/promote", headers=AUTH).status_code == 200
+    assert predict(client, "iris", {"instances": [[1, 2, 3, 4]]}).get_json()["version"] == 1
