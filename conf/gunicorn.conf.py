@@ -1,0 +1,85 @@
+"""Gunicorn settings for mlstack, read from the environment.
+
+Used by the supervised stack (container and `make stack`), and fine on its own:
+`gunicorn -c conf/gunicorn.conf.py wsgi:app` serves on 127.0.0.1:5000.
+nginx (5001) sits in front; gunicorn only listens on loopback."""
+import os
+import shutil
+
+
+def _int(name, default):
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:5000")
+workers = _int("GUNICORN_WORKERS", 2)
+# Predictions release the GIL in NumPy/scikit-learn for part of their time, and a
+# thread waiting on the database must not block its worker: a few threads each.
+worker_class = "gthread"
+threads = _int("GUNICORN_THREADS", 4)
+
+# gthread workers heartbeat from their main loop, so `timeout` only fires for a worker
+# that is truly stuck, not for one slow request.
+timeout = _int("GUNICORN_TIMEOUT", 60)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+# Longer than nginx's upstream keepalive_timeout (nginx.conf), so nginx always closes
+# an idle upstream connection first and never reuses one gunicorn has just dropped.
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+
+# Recycle workers now and then (slow leaks in native libraries); the jitter keeps
+# them from all restarting at once.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+
+# Load the app (and the models it caches) once in the master; workers share the
+# pages copy-on-write and a recycled worker starts in milliseconds.
+preload_app = True
+
+# The app writes its own access log (logger mlstack.access, with the request id).
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+proc_name = "mlstack"
+
+if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+    worker_tmp_dir = "/dev/shm"  # heartbeat file off the disk
+
+_var = os.environ.get("MLSTACK_VAR")
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+elif _var:
+    # next to the supervisor socket, instead of under $HOME (none for service users)
+    control_socket = os.path.join(_var, "run", "gunicorn.ctl")
+
+# Prometheus multiprocess mode: every process writes its samples to files in this
+# directory. It must be emptied before the app is loaded (preload_app loads it in the
+# master, before any server hook runs), and only once per master: a HUP re-reads this
+# file in the same master while workers keep their files open.
+_prom_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _prom_dir and os.environ.get("_MLSTACK_PROM_CLEANED") != str(os.getpid()):
+    if os.path.isdir(_prom_dir):
+        for _entry in os.scandir(_prom_dir):
+            if _entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(_entry.path)
+            else:
+                os.unlink(_entry.path)
+    os.makedirs(_prom_dir, exist_ok=True)
+    os.environ["_MLSTACK_PROM_CLEANED"] = str(os.getpid())
+
+
+def post_fork(server, worker):
+    # preload_app built the app (and its SQLAlchemy engine) in the master: a pooled
+    # connection inherited across fork would be shared by two processes. Drop the
+    # inherited pool without closing the master's sockets.
+    app = server.app.wsgi()
+    db = getattr(app, "extensions", {}).get("mlstack.db")
+    if db is not None:
+        db.engine.dispose(close=False)
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
