@@ -42,6 +42,14 @@ class Config:
         self.SEED_DEMO_MODELS = _env_bool("SEED_DEMO_MODELS", True)
         self.LOGGING_CONF = Path(os.environ.get("LOGGING_CONF") or ROOT / "logging.conf")
         self.TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 1)
+        # training: uploaded datasets, the job queue and its workers
+        self.DATASET_STORE = Path(os.environ.get("DATASET_STORE") or var / "datasets")
+        self.MAX_DATASET_BYTES = _env_int("MAX_DATASET_MB", 100) * 1024 * 1024
+        # a multipart upload carries its form fields too: leave room for them
+        self.MAX_CONTENT_LENGTH = max(self.MAX_CONTENT_LENGTH, self.MAX_DATASET_BYTES + 1024 * 1024)
+        self.JOB_HEARTBEAT_TIMEOUT = float(os.environ.get("JOB_HEARTBEAT_TIMEOUT", "60"))
+        self.JOB_MAX_ATTEMPTS = _env_int("JOB_MAX_ATTEMPTS", 3)
+        self.WORKER_POLL_SECONDS = float(os.environ.get("WORKER_POLL_SECONDS", "1.0"))
 
     def ensure_token(self) -> None:
         """Development: a token is generated on first use, kept under var/ so every
@@ -75,6 +83,7 @@ class ProductionConfig(Config):
 
 
 class TestingConfig(Config):
+    __test__ = False  # not a pytest test class
     ENV_NAME = "testing"
     TESTING = True
 

@@ -626,11 +626,12 @@ def feature_schema(pipeline: Any, columns: list[dict]) -> dict:
     return {"features": features}
 
 
-def train(spec: dict, data: pd.DataFrame | Callable[[], pd.DataFrame], *,
+def train(spec: dict, data: pd.DataFrame | Callable[[], pd.DataFrame | tuple[pd.DataFrame, str]], *,
           dataset_sha256: str | None = None,
           on_stage: Callable[[str], None] | None = None) -> TrainingResult:
     """Fit and evaluate the pipeline a (validated or raw) spec describes. `data` is the
-    dataset or a callable that loads it; `on_stage` hears "loading", "fitting",
+    dataset or a callable that loads it (returning the frame, or (frame, sha256));
+    `on_stage` hears "loading", "fitting",
     "evaluating" (the caller reports "saving")."""
     from sklearn.base import clone
     from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
@@ -639,6 +640,8 @@ def train(spec: dict, data: pd.DataFrame | Callable[[], pd.DataFrame], *,
     started = time.monotonic()
     stage("loading")
     frame = data() if callable(data) else data
+    if isinstance(frame, tuple):  # a loader may hand back the file's own digest
+        frame, dataset_sha256 = frame
     default_target = BUNDLED_TARGET if spec.get("dataset") in BUNDLED else None
     info = DatasetInfo.from_frame(spec.get("dataset", "data"), frame, spec.get("target") or default_target)
     dataset_sha256 = dataset_sha256 or frame_sha256(frame)

@@ -1,0 +1,171 @@
+"""Datasets for training: the bundled scikit-learn ones and uploaded CSVs.
+
+Ids are strings: a bundled dataset's name ("iris") or an upload's database id ("7").
+Uploaded files live content-addressed under the dataset store (<sha256>.csv, written to
+a temporary file and renamed into place); their columns, inferred types, row count and
+sha256 are rows of the `datasets` table."""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import math
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from app.core import training
+from app.core.errors import InvalidInput, NotFound, PayloadTooLarge
+from app.db import Database
+from app.db.models import Dataset
+
+log = logging.getLogger(__name__)
+
+SAMPLE_ROWS = 5
+_NAME = re.compile(r"^[^\x00-\x1f]{1,128}$")
+
+
+def _cell(value: Any) -> Any:
+    """A JSON-able sample cell: NaN -> None, numpy scalars -> Python."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _sample(frame: pd.DataFrame) -> list[dict]:
+    return [{str(k): _cell(v) for k, v in row.items()}
+            for row in frame.head(SAMPLE_ROWS).to_dict(orient="records")]
+
+
+class DatasetStore:
+    def __init__(self, db: Database, root: Path, max_bytes: int = 100 * 1024 * 1024):
+        self.db = db
+        self.root = Path(root)
+        self.max_bytes = max_bytes
+
+    # ---- uploads -------------------------------------------------------------------
+    def add(self, name: str, data: bytes, target: str) -> dict:
+        """Store an uploaded CSV once it parses and holds `target`."""
+        if len(data) > self.max_bytes:
+            raise PayloadTooLarge(f"the CSV is {len(data)} bytes; the limit is {self.max_bytes} bytes")
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise InvalidInput("a dataset name is 1-128 printable characters", {"name": "invalid name"})
+        if not target:
+            raise InvalidInput("name the target column ('target' form field)", {"target": "required"})
+        frame = training.read_csv(data)
+        if target not in frame.columns:
+            raise InvalidInput(f"the CSV has no target column {target!r}; columns: "
+                               + ", ".join(map(str, frame.columns))[:500],
+                               {"target": "not a column of the CSV"})
+        if frame[target].isna().all():
+            raise InvalidInput(f"the target column {target!r} has no values", {"target": "empty"})
+        columns = training.profile_columns(frame)
+        digest = hashlib.sha256(data).hexdigest()
+        rel = f"{digest}.csv"
+        self._write(rel, data)
+        with self.db.session() as s:
+            row = Dataset(name=name, target=target, columns=columns, n_rows=len(frame),
+                          sha256=digest, path=rel, size_bytes=len(data))
+            s.add(row)
+            s.flush()
+            out = self._dict(row)
+        out["sample"] = _sample(frame)
+        log.info("stored dataset %s (%s): %d rows, %d columns", out["id"], name, len(frame), len(columns))
+        return out
+
+    def _write(self, rel: str, data: bytes) -> None:
+        dest = self.root / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.exists():
+            return
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    # ---- reads -----------------------------------------------------------------------
+    @staticmethod
+    def _dict(row: Dataset) -> dict:
+        return {"id": str(row.id), "source": "upload", "name": row.name, "description": None,
+                "target": row.target, "n_rows": row.n_rows, "sha256": row.sha256,
+                "size_bytes": row.size_bytes, "columns": row.columns, "created_at": row.created_at}
+
+    @staticmethod
+    def _bundled_dict(entry: dict) -> dict:
+        return {**entry, "source": "bundled", "size_bytes": None, "created_at": None}
+
+    def list(self) -> list[dict]:
+        bundled = [self._bundled_dict(d) for d in training.bundled_catalogue()]
+        with self.db.session() as s:
+            uploads = [self._dict(r) for r in s.scalars(select(Dataset).order_by(Dataset.id)).all()]
+        return bundled + uploads
+
+    def _row(self, dataset_id: str) -> Dataset:
+        if not str(dataset_id).isdigit():
+            raise NotFound(f"dataset {dataset_id!r} not found; bundled: {', '.join(training.BUNDLED)}")
+        with self.db.session() as s:
+            row = s.get(Dataset, int(dataset_id))
+        if row is None:
+            raise NotFound(f"dataset {dataset_id!r} not found")
+        return row
+
+    def get(self, dataset_id: str) -> dict:
+        """Metadata with a few sample rows."""
+        dataset_id = str(dataset_id)
+        if dataset_id in training.BUNDLED:
+            entry = next(d for d in training.bundled_catalogue() if d["id"] == dataset_id)
+            out = self._bundled_dict(entry)
+            out["sample"] = _sample(training.load_bundled(dataset_id))
+            return out
+        row = self._row(dataset_id)
+        out = self._dict(row)
+        head = pd.read_csv(self.root / row.path, encoding="utf-8-sig", skipinitialspace=True,
+                           nrows=SAMPLE_ROWS)
+        out["sample"] = _sample(head)
+        return out
+
+    def info(self, dataset_id: Any) -> training.DatasetInfo:
+        """What spec validation needs, without reading the data. Unknown ids are a 400:
+        they come from a request body, not a URL."""
+        dataset_id = str(dataset_id)
+        if dataset_id in training.BUNDLED:
+            return training.bundled_info(dataset_id)
+        try:
+            row = self._row(dataset_id)
+        except NotFound as exc:
+            raise InvalidInput(exc.message, {"dataset": "unknown dataset"}) from None
+        return training.DatasetInfo(dataset_id, row.columns, row.n_rows, row.target, row.sha256)
+
+    def load(self, dataset_id: Any) -> tuple[pd.DataFrame, str]:
+        """(frame, sha256) for training."""
+        dataset_id = str(dataset_id)
+        if dataset_id in training.BUNDLED:
+            return training.load_bundled(dataset_id), training.bundled_info(dataset_id).sha256
+        row = self._row(dataset_id)
+        data = (self.root / row.path).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != row.sha256:
+            raise RuntimeError(f"dataset {dataset_id} file {row.path} fails its checksum")
+        return training.read_csv(data), digest
+
+
+def read_upload(stream: io.BufferedIOBase | Any, limit: int) -> bytes:
+    """Read at most `limit` bytes from an upload stream; more is a 413."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"the upload exceeds the limit of {limit} bytes "
+                              f"({limit // (1024 * 1024)} MB)")
+    return data

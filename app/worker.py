@@ -1,0 +1,200 @@
+"""The training worker: its own process (`python -m app.worker` or
+`flask --app wsgi worker`), any number of them at once.
+
+Loop: requeue jobs whose worker died, claim the oldest queued job, train it while a
+thread keeps its heartbeat fresh, register the fitted pipeline as a new model version
+(promoting it when the spec asks), mark the job succeeded. Training that raises fails
+the job with the error and the worker goes on.
+
+Signals: the first SIGTERM/SIGINT lets the current job finish, then the worker exits;
+a second one interrupts training and gives the job back to the queue. A SIGKILLed
+worker's job is retried by another worker once its heartbeat is older than
+JOB_HEARTBEAT_TIMEOUT."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.config import Config, config_from_env
+from app.core import training
+from app.core.datasets import DatasetStore
+from app.core.errors import ServiceError
+from app.core.queue import JobQueue
+from app.core.registry import ArtifactStore, Registry
+from app.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class Interrupted(BaseException):
+    """Raised in the main thread by a second stop signal: abandon the current job."""
+
+
+class LostJob(Exception):
+    """The job was taken from this worker (requeued while it was stalled)."""
+
+
+class Heartbeat:
+    """Keeps a running job's heartbeat fresh from a background thread while the main
+    thread trains (scikit-learn releases the GIL in its heavy loops)."""
+
+    def __init__(self, queue: JobQueue, job_id: int, worker_id: str, interval: float):
+        self.queue, self.job_id, self.worker_id, self.interval = queue, job_id, worker_id, interval
+        self.lost = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
+
+    def _run(self) -> None:
+        while not self._done.wait(self.interval):
+            try:
+                if not self.queue.heartbeat(self.job_id, self.worker_id):
+                    self.lost = True
+                    log.warning("job %s is no longer held by this worker", self.job_id)
+                    return
+            except SQLAlchemyError as exc:  # keep trying: the database may come back
+                log.warning("heartbeat for job %s failed: %s", self.job_id, type(exc).__name__)
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+class Worker:
+    def __init__(self, queue: JobQueue, registry: Registry, datasets: DatasetStore,
+                 worker_id: str | None = None, poll_seconds: float = 1.0):
+        self.queue = queue
+        self.registry = registry
+        self.datasets = datasets
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.poll_seconds = poll_seconds
+        self.heartbeat_interval = max(0.2, queue.heartbeat_timeout / 4)
+        self.stopping = False
+        self._busy = False
+
+    # ---- signals ---------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        if self.stopping and self._busy:
+            log.warning("second %s: abandoning the current job", signal.Signals(signum).name)
+            raise Interrupted()
+        self.stopping = True
+        log.info("%s: %s", signal.Signals(signum).name,
+                 "finishing the current job, then exiting" if self._busy else "exiting")
+
+    # ---- loop ----------------------------------------------------------------------------
+    def run(self, max_jobs: int | None = None) -> int:
+        """Work until stopped (or `max_jobs` processed); returns the number processed."""
+        log.info("worker %s started (heartbeat timeout %g s)", self.worker_id,
+                 self.queue.heartbeat_timeout)
+        done = 0
+        last_sweep = float("-inf")
+        while not self.stopping and (max_jobs is None or done < max_jobs):
+            try:
+                now = time.monotonic()
+                if now - last_sweep >= min(self.queue.heartbeat_timeout / 2, 30):
+                    self.queue.requeue_stale()
+                    last_sweep = now
+                if self.run_one():
+                    done += 1
+                    continue
+            except SQLAlchemyError as exc:
+                log.warning("database unavailable (%s); retrying", type(exc).__name__)
+            self._sleep(self.poll_seconds)
+        log.info("worker %s stopped after %d job(s)", self.worker_id, done)
+        return done
+
+    def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self.stopping:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(0.1, left))
+
+    def run_one(self) -> bool:
+        """Claim and process one job; False when the queue is empty."""
+        job = self.queue.claim(self.worker_id)
+        if job is None:
+            return False
+        self._busy = True
+        try:
+            self._process(job)
+        except Interrupted:
+            self.queue.release(job["id"], self.worker_id,
+                               "returned to the queue: its worker was stopped mid-training")
+            log.warning("job %s returned to the queue", job["id"])
+            self.stopping = True
+        finally:
+            self._busy = False
+        return True
+
+    def _process(self, job: dict) -> None:
+        job_id, spec = job["id"], job["spec"]
+
+        def on_stage(stage: str) -> None:
+            if not self.queue.set_stage(job_id, self.worker_id, stage):
+                raise LostJob(f"job {job_id} was taken from this worker")
+
+        try:
+            with Heartbeat(self.queue, job_id, self.worker_id, self.heartbeat_interval) as beat:
+                result = training.train(spec, lambda: self.datasets.load(spec["dataset"]),
+                                        on_stage=on_stage)
+                on_stage("saving")
+                if beat.lost:
+                    raise LostJob(f"job {job_id} was taken from this worker")
+                version = self.registry.add_estimator(
+                    job["model"], result.pipeline, schema=result.schema, metrics=result.metrics,
+                    training={**result.training, "job_id": job_id}, algorithm=result.algorithm,
+                    promote=bool(spec.get("promote")))
+        except LostJob as exc:
+            log.warning("%s; leaving it to its new owner", exc)
+            return
+        except Interrupted:
+            raise
+        except ServiceError as exc:
+            self.queue.fail(job_id, self.worker_id, exc.message)
+            return
+        except Exception as exc:  # noqa: BLE001 - a bad job must not stop the worker
+            log.exception("job %s failed", job_id)
+            self.queue.fail(job_id, self.worker_id, f"{type(exc).__name__}: {exc}")
+            return
+        self.queue.succeed(job_id, self.worker_id, version["version"])
+
+
+def build(config: Config) -> Worker:
+    db = Database(config.DATABASE_URL)
+    registry = Registry(db, ArtifactStore(config.MODEL_STORE),
+                        refresh_seconds=config.REGISTRY_REFRESH_SECONDS,
+                        allow_pickle=config.ALLOW_PICKLE)
+    queue = JobQueue(db, config.JOB_HEARTBEAT_TIMEOUT, config.JOB_MAX_ATTEMPTS)
+    datasets = DatasetStore(db, config.DATASET_STORE, config.MAX_DATASET_BYTES)
+    return Worker(queue, registry, datasets, poll_seconds=config.WORKER_POLL_SECONDS)
+
+
+def main() -> None:
+    from app.logs import configure_logging
+
+    config = config_from_env()
+    configure_logging(config.LOGGING_CONF, config.LOG_DIR)
+    worker = build(config)
+    worker.install_signal_handlers()
+    worker.run()
+
+
+if __name__ == "__main__":
+    main()
