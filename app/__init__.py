@@ -11,6 +11,8 @@ from app.config import Config, config_from_env
 
 def create_app(config: Config | None = None) -> Flask:
     from app.api import create_api_blueprint, error_body
+    from app.core.datasets import DatasetStore
+    from app.core.queue import JobQueue
     from app.core.registry import ArtifactStore, Registry
     from app.db import Database
     from app.logs import configure_logging, init_request_logging
@@ -40,6 +42,8 @@ def create_app(config: Config | None = None) -> Flask:
                         allow_pickle=config.ALLOW_PICKLE)
     app.extensions["mlstack.db"] = db
     app.extensions["mlstack.registry"] = registry
+    app.extensions["mlstack.datasets"] = DatasetStore(db, config.DATASET_STORE, config.MAX_DATASET_BYTES)
+    app.extensions["mlstack.queue"] = JobQueue(db, config.JOB_HEARTBEAT_TIMEOUT, config.JOB_MAX_ATTEMPTS)
 
     init_request_logging(app)
     app.register_blueprint(create_api_blueprint())

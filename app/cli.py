@@ -1,4 +1,4 @@
-"""Flask commands: `flask --app wsgi init | migrate | seed | token`."""
+"""Flask commands: `flask --app wsgi init | migrate | seed | token | worker`."""
 from __future__ import annotations
 
 import click
@@ -25,6 +25,16 @@ def register_commands(app: Flask) -> None:
         click.echo("database migrated")
         if current_app.config["MLSTACK"].SEED_DEMO_MODELS:
             _seed(False)
+
+    @app.cli.command("worker")
+    @click.option("--max-jobs", type=int, default=None, help="Exit after this many jobs.")
+    def worker(max_jobs: int | None) -> None:
+        """Run a training worker: claim queued jobs and train them until stopped."""
+        from app.worker import build
+
+        w = build(current_app.config["MLSTACK"])
+        w.install_signal_handlers()
+        w.run(max_jobs=max_jobs)
 
 
 def _seed(force: bool) -> None:

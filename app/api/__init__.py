@@ -78,15 +78,18 @@ def create_api_blueprint() -> Blueprint:
     def _http_error(exc: HTTPException):
         data = getattr(exc, "data", None) or {}
         message = data.get("message") or exc.description or exc.name
-        return error_body(str(message), data.get("errors")), exc.code or 500
+        body = error_body(str(message), data.get("errors"))
+        if getattr(exc, "data", None) is not None:
+            exc.data = body  # flask-restx answers with exc.data over the handler's result
+        return body, exc.code or 500
 
     @api.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error")
         return error_body("internal error"), 500
 
-    from app.api import health, models, predictions
+    from app.api import datasets, health, jobs, models, predictions
 
-    for ns in (models.ns, predictions.ns, health.ns):
+    for ns in (models.ns, predictions.ns, jobs.train_ns, jobs.ns, datasets.ns, jobs.algo_ns, health.ns):
         api.add_namespace(ns)
     return bp

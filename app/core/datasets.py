@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_ROWS = 5
 _NAME = re.compile(r"^[^\x00-\x1f]{1,128}$")
+_UPLOAD_ID = re.compile(r"^[0-9]{1,10}$")
 
 
 def _cell(value: Any) -> Any:
@@ -114,7 +115,7 @@ class DatasetStore:
         return bundled + uploads
 
     def _row(self, dataset_id: str) -> Dataset:
-        if not str(dataset_id).isdigit():
+        if not _UPLOAD_ID.match(str(dataset_id)) or not 0 < int(dataset_id) < 2**31:
             raise NotFound(f"dataset {dataset_id!r} not found; bundled: {', '.join(training.BUNDLED)}")
         with self.db.session() as s:
             row = s.get(Dataset, int(dataset_id))

@@ -29,6 +29,13 @@ from app.db.models import Job
 log = logging.getLogger(__name__)
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+MAX_ID = 2**31 - 1  # the id column is a 32-bit integer on PostgreSQL
+
+
+def _check_id(job_id: int) -> int:
+    if not 0 < job_id <= MAX_ID:
+        raise NotFound(f"job {job_id} not found")
+    return job_id
 
 
 def _now() -> datetime:
@@ -84,6 +91,7 @@ class JobQueue:
         return out
 
     def get(self, job_id: int) -> dict:
+        _check_id(job_id)
         with self.db.session() as s:
             job = s.get(Job, job_id)
             if job is None:
@@ -107,6 +115,7 @@ class JobQueue:
 
     def cancel(self, job_id: int) -> dict:
         """Cancel a queued job; a running or finished one is a conflict."""
+        _check_id(job_id)
         with self.db.session() as s:
             result = s.execute(update(Job).where(Job.id == job_id, Job.status == "queued")
                                .values(status="cancelled", finished_at=_now(), stage=None))

@@ -1,0 +1,164 @@
+"""Training as background jobs: start one (`POST /models/{name}/train`, answered 202 at
+once), follow it (`GET /jobs/{id}`), cancel it while queued. A worker process trains it
+and registers the result as a new model version."""
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_restx import Namespace, Resource, fields
+
+from app.api import ERROR_MODEL, admin_required
+from app.core import training
+from app.core.errors import InvalidInput
+
+ns = Namespace("jobs", description="Training jobs: queued -> running -> succeeded | failed")
+ns.add_model("Error", ERROR_MODEL)
+train_ns = Namespace("training", path="/models",
+                     description="Train a new model version in the background")
+train_ns.add_model("Error", ERROR_MODEL)
+algo_ns = Namespace("algorithms", description="Algorithms available for training")
+
+job_model = ns.model("Job", {
+    "id": fields.Integer(required=True),
+    "url": fields.String(description="Where to poll the job"),
+    "kind": fields.String(required=True, example="train"),
+    "model": fields.String(required=True, description="The model the job trains a version of"),
+    "status": fields.String(required=True, enum=["queued", "running", "succeeded", "failed", "cancelled"]),
+    "stage": fields.String(description="While running: claimed, loading, fitting, evaluating, saving"),
+    "spec": fields.Raw(required=True, description="The validated training spec, defaults filled in"),
+    "attempts": fields.Integer(required=True),
+    "max_attempts": fields.Integer(required=True),
+    "worker_id": fields.String,
+    "error": fields.String(description="Why it failed (or why an attempt was retried)"),
+    "result_version": fields.Integer(description="The model version it registered"),
+    "created_at": fields.DateTime(required=True),
+    "started_at": fields.DateTime,
+    "heartbeat_at": fields.DateTime,
+    "finished_at": fields.DateTime,
+})
+train_ns.add_model("Job", job_model)
+train_request = train_ns.model("TrainRequest", {
+    "dataset": fields.String(required=True, example="iris",
+                             description="A dataset id: a bundled name or an upload's id"),
+    "target": fields.String(description="Target column (default: the dataset's)"),
+    "features": fields.List(fields.String, description="Feature columns (default: all but the target)"),
+    "algorithm": fields.String(example="decision_tree", enum=list(training.ALGORITHMS),
+                               description=f"Default {training.DEFAULT_ALGORITHM}"),
+    "params": fields.Raw(example={"max_depth": 3},
+                         description="Estimator parameters (scikit-learn names)"),
+    "task": fields.String(enum=["classification", "regression"],
+                          description="Default: inferred from the target column"),
+    "test_size": fields.Float(example=0.2, description="Held-out fraction for evaluation"),
+    "cv_folds": fields.Integer(example=0, description="k-fold cross-validation (0: none)"),
+    "random_state": fields.Integer(example=0, description="Seed: same data + spec + seed, same model"),
+    "promote": fields.Boolean(example=False, description="Make the new version production"),
+})
+algorithm_model = algo_ns.model("Algorithm", {
+    "name": fields.String(required=True),
+    "description": fields.String(required=True),
+    "tasks": fields.List(fields.String, required=True),
+    "params": fields.Raw(required=True, description="task -> accepted parameter names"),
+})
+
+
+def queue():
+    return current_app.extensions["mlstack.queue"]
+
+
+def job_url(job_id: int) -> str:
+    return f"{request.script_root}/api/v1/jobs/{job_id}"
+
+
+def with_url(job: dict) -> dict:
+    return {**job, "url": job_url(job["id"])}
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name!r} must be an integer", {name: "not an integer"}) from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name!r} must be from {low} to {high}", {name: "out of range"})
+    return value
+
+
+@ns.route("")
+@ns.param("status", "Only jobs in this status", _in="query")
+@ns.param("model", "Only jobs training this model", _in="query")
+@ns.param("limit", "At most this many (default 50, at most 500)", _in="query", type=int)
+@ns.param("offset", "Skip this many", _in="query", type=int)
+class JobList(Resource):
+    @ns.marshal_list_with(job_model, skip_none=True)
+    @ns.response(400, "Unknown status or bad paging", ERROR_MODEL)
+    def get(self):
+        """List jobs, newest first"""
+        jobs, total = queue().list(status=request.args.get("status") or None,
+                                   model=request.args.get("model") or None,
+                                   limit=_int_arg("limit", 50, 1, 500),
+                                   offset=_int_arg("offset", 0, 0, 10**9))
+        return [with_url(j) for j in jobs], 200, {"X-Total-Count": str(total)}
+
+
+@ns.route("/<int:job_id>")
+@ns.param("job_id", "Job id")
+class Job(Resource):
+    @ns.marshal_with(job_model, skip_none=True)
+    @ns.response(404, "Unknown job", ERROR_MODEL)
+    def get(self, job_id):
+        """Show a job: status, stage, attempts, error, resulting version"""
+        return with_url(queue().get(job_id))
+
+
+@ns.route("/<int:job_id>/cancel")
+@ns.param("job_id", "Job id")
+class JobCancel(Resource):
+    @ns.doc(security="bearer")
+    @ns.marshal_with(job_model, skip_none=True)
+    @ns.response(401, "Missing token", ERROR_MODEL)
+    @ns.response(403, "Wrong token", ERROR_MODEL)
+    @ns.response(404, "Unknown job", ERROR_MODEL)
+    @ns.response(409, "The job is not queued any more", ERROR_MODEL)
+    @admin_required
+    def post(self, job_id):
+        """Cancel a queued job"""
+        return with_url(queue().cancel(job_id))
+
+
+@train_ns.route("/<string:name>/train")
+@train_ns.param("name", "Model name (created by its first version)")
+class Train(Resource):
+    @train_ns.doc(security="bearer")
+    @train_ns.expect(train_request, validate=True)
+    @train_ns.marshal_with(job_model, code=202, skip_none=True)
+    @train_ns.response(400, "Unknown algorithm or dataset, bad parameter, wrong task for the target",
+                       ERROR_MODEL)
+    @train_ns.response(401, "Missing token", ERROR_MODEL)
+    @train_ns.response(403, "Wrong token", ERROR_MODEL)
+    @admin_required
+    def post(self, name):
+        """Start training a new version; poll the job it answers with"""
+        from app.core.registry import check_name
+
+        check_name(name)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InvalidInput("send the training spec as a JSON object")
+        body = {**body, "dataset": str(body.get("dataset", "")).strip()}
+        if not body["dataset"]:
+            raise InvalidInput("name a dataset (a bundled name such as 'iris' or an upload id)",
+                               {"dataset": "required"})
+        info = current_app.extensions["mlstack.datasets"].info(body["dataset"])
+        spec = training.validate_spec(body, info)
+        job = with_url(queue().enqueue(name, spec))
+        return job, 202, {"Location": job["url"]}
+
+
+@algo_ns.route("")
+class AlgorithmList(Resource):
+    @algo_ns.marshal_list_with(algorithm_model)
+    def get(self):
+        """List the algorithms, the tasks they serve and the parameters they take"""
+        return training.algorithm_catalogue()
