@@ -31,7 +31,7 @@ from app.core.queue import JobQueue
 from app.core.registry import ArtifactStore, Registry
 from app.db import Database
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("app.worker")  # not __main__ under `python -m app.worker`
 
 
 class Interrupted(BaseException):
