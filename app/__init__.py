@@ -39,7 +39,8 @@ def create_app(config: Config | None = None) -> Flask:
     db = Database(config.DATABASE_URL)
     registry = Registry(db, ArtifactStore(config.MODEL_STORE),
                         refresh_seconds=config.REGISTRY_REFRESH_SECONDS,
-                        allow_pickle=config.ALLOW_PICKLE)
+                        allow_pickle=config.ALLOW_PICKLE,
+                        batch_wait=config.BATCH_MAX_WAIT_MS / 1000, batch_rows=config.BATCH_MAX_ROWS)
     app.extensions["mlstack.db"] = db
     app.extensions["mlstack.registry"] = registry
     app.extensions["mlstack.datasets"] = DatasetStore(db, config.DATASET_STORE, config.MAX_DATASET_BYTES)

@@ -42,6 +42,9 @@ class Config:
         self.SEED_DEMO_MODELS = _env_bool("SEED_DEMO_MODELS", True)
         self.LOGGING_CONF = Path(os.environ.get("LOGGING_CONF") or ROOT / "logging.conf")
         self.TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 1)
+        # micro-batching of concurrent predictions (0 turns it off)
+        self.BATCH_MAX_WAIT_MS = float(os.environ.get("BATCH_MAX_WAIT_MS", "2"))
+        self.BATCH_MAX_ROWS = _env_int("BATCH_MAX_ROWS", 256)
         # training: uploaded datasets, the job queue and its workers
         self.DATASET_STORE = Path(os.environ.get("DATASET_STORE") or var / "datasets")
         self.MAX_DATASET_BYTES = _env_int("MAX_DATASET_MB", 100) * 1024 * 1024

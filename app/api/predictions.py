@@ -84,17 +84,21 @@ class Prediction(Resource):
         loaded = registry.resolve(name, version_arg())
         max_rows = current_app.config["MLSTACK"].MAX_BATCH_ROWS
         mimetype = request.mimetype
-        if mimetype == "application/json" or mimetype.endswith("+json"):
-            instances, proba = _parse_json(request.get_data(cache=False))
-            matrix, n = loaded.schema.rows_to_matrix(instances, max_rows)
-        elif mimetype in ("text/csv", "application/csv"):
-            proba = (request.args.get("return_proba") or "").lower() in ("1", "true", "yes")
-            matrix, n = loaded.schema.csv_to_matrix(request.get_data(cache=False), max_rows)
-        else:
-            raise UnsupportedMediaType(f"unsupported content type {mimetype or '(none)'!r}: "
-                                       "send application/json or text/csv")
+        with loaded.batcher.slot() as slot:
+            if mimetype == "application/json" or mimetype.endswith("+json"):
+                instances, proba = _parse_json(request.get_data(cache=False))
+                loaded.check_proba(proba)
+                matrix, n = loaded.schema.rows_to_matrix(instances, max_rows)
+            elif mimetype in ("text/csv", "application/csv"):
+                proba = (request.args.get("return_proba") or "").lower() in ("1", "true", "yes")
+                loaded.check_proba(proba)
+                matrix, n = loaded.schema.csv_to_matrix(request.get_data(cache=False), max_rows)
+            else:
+                raise UnsupportedMediaType(f"unsupported content type {mimetype or '(none)'!r}: "
+                                           "send application/json or text/csv")
+            result = slot.predict(matrix, proba)
         out = {"model": loaded.name, "version": loaded.version}
-        out.update(loaded.predict(matrix, proba))
+        out.update(result)
         g.prediction = (loaded.name, loaded.version, n)
         observe_prediction(loaded.name, loaded.version, n)
         return current_app.response_class(

@@ -141,11 +141,13 @@ def algorithm_name(est: Any) -> str:
 
 class Registry:
     def __init__(self, db: Database, store: ArtifactStore, refresh_seconds: float = 1.0,
-                 allow_pickle: bool = False):
+                 allow_pickle: bool = False, batch_wait: float = 0.0, batch_rows: int = 256):
         self.db = db
         self.store = store
         self.refresh_seconds = refresh_seconds
         self.allow_pickle = allow_pickle
+        self.batch_wait = batch_wait
+        self.batch_rows = batch_rows
         self._lock = threading.Lock()
         self._loaded: dict[tuple[str, int], LoadedModel] = {}
         self._production: dict[str, int | None] = {}
@@ -319,7 +321,8 @@ class Registry:
         task, schema, classes, rel, digest, fmt = meta
         data = read_verified(self.store.path(rel), digest)
         est = load_bytes(data, fmt)
-        loaded = LoadedModel(name, version, task, est, CompiledSchema.from_doc(schema), classes)
+        loaded = LoadedModel(name, version, task, est, CompiledSchema.from_doc(schema), classes,
+                             self.batch_wait, self.batch_rows)
         with self._lock:
             self._loaded[(name, version)] = loaded
         return loaded

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sklearn
 
+from app.core.batching import MicroBatcher
 from app.core.errors import ArtifactCorrupt, InvalidInput
 from app.core.schema import CompiledSchema
 
@@ -88,8 +90,11 @@ class LoadedModel:
     estimator: Any
     schema: CompiledSchema
     classes: list | None
+    batch_wait: float = 0.0
+    batch_rows: int = 256
 
     def __post_init__(self) -> None:
+        self.batcher = MicroBatcher(self.predict, self.batch_wait, self.batch_rows)
         self.has_proba = hasattr(final_estimator(self.estimator), "predict_proba") and hasattr(
             self.estimator, "predict_proba")
         # Estimators fitted on a DataFrame want one back (names checked by sklearn).
@@ -106,16 +111,22 @@ class LoadedModel:
             frame[f["name"]] = col.astype("float64") if f["type"] == "numeric" else col.astype(object)
         return frame
 
+    def check_proba(self, return_proba: bool) -> None:
+        if return_proba and not self.has_proba:
+            raise InvalidInput(f"model {self.name} v{self.version} does not support probabilities",
+                               {"return_proba": "not supported by this model"})
+
     def predict(self, matrix: np.ndarray, return_proba: bool = False) -> dict:
+        """One call on the estimator. Rows were validated against the schema (finite,
+        of the right kinds), so scikit-learn's own repeated checks are skipped."""
+        self.check_proba(return_proba)
         X = self._input(matrix)
-        out: dict[str, Any] = {"predictions": _to_list(self.estimator.predict(X))}
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            out: dict[str, Any] = {"predictions": _to_list(self.estimator.predict(X))}
+            if return_proba:
+                out["probabilities"] = np.asarray(self.estimator.predict_proba(X), dtype=float).tolist()
         if self.classes is not None:
             out["classes"] = self.classes
-        if return_proba:
-            if not self.has_proba:
-                raise InvalidInput(f"model {self.name} v{self.version} does not support probabilities",
-                                   {"return_proba": "not supported by this model"})
-            out["probabilities"] = np.asarray(self.estimator.predict_proba(X), dtype=float).tolist()
         return out
 
 
