@@ -42,13 +42,6 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
-
-
 def job_dict(job: Job) -> dict:
     return {
         "id": job.id,
@@ -62,10 +55,10 @@ def job_dict(job: Job) -> dict:
         "worker_id": job.worker_id,
         "error": job.error,
         "result_version": job.result_version,
-        "created_at": _aware(job.created_at),
-        "started_at": _aware(job.started_at),
-        "heartbeat_at": _aware(job.heartbeat_at),
-        "finished_at": _aware(job.finished_at),
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "heartbeat_at": job.heartbeat_at,
+        "finished_at": job.finished_at,
     }
 
 

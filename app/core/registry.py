@@ -13,7 +13,6 @@ import re
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -78,13 +77,6 @@ class ArtifactStore:
         return self.root / rel
 
 
-def utc(dt: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes: they were stored in UTC."""
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt
-
-
 def version_dict(model: Model, v: ModelVersion) -> dict:
     return {
         "model": model.name,
@@ -98,7 +90,7 @@ def version_dict(model: Model, v: ModelVersion) -> dict:
         "artifact_sha256": v.artifact_sha256,
         "artifact_format": v.artifact_format,
         "sklearn_version": v.sklearn_version,
-        "created_at": utc(v.created_at),
+        "created_at": v.created_at,
         "schema": v.feature_schema,
     }
 
@@ -109,8 +101,8 @@ def model_dict(model: Model, with_versions: bool = False) -> dict:
         "description": model.description,
         "production_version": model.production_version,
         "latest_version": max((v.version for v in model.versions), default=None),
-        "created_at": utc(model.created_at),
-        "updated_at": utc(model.updated_at),
+        "created_at": model.created_at,
+        "updated_at": model.updated_at,
     }
     if with_versions:
         out["versions"] = [version_dict(model, v) for v in model.versions]
