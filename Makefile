@@ -25,5 +25,9 @@ test: install
 stack: install
 	conf/stack.sh
 
+## Benchmarks (not part of the tests): starts the stack, drives it with wrk, writes bench/results/.
+bench: install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf var/ .pytest_cache
