@@ -4,6 +4,7 @@ right whichever worker answers the scrape."""
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -34,11 +35,24 @@ def render() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
+@lru_cache(maxsize=4096)
+def _request_children(method: str, endpoint: str, status: int):
+    # labels() looks the child up under a lock on every call: keep the children
+    return REQUESTS.labels(method, endpoint, str(status)), LATENCY.labels(method, endpoint)
+
+
+@lru_cache(maxsize=4096)
+def _prediction_children(model: str, version: int):
+    return PREDICTIONS.labels(model, str(version)), PREDICT_REQUESTS.labels(model, str(version))
+
+
 def observe_request(method: str, endpoint: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(method, endpoint, str(status)).inc()
-    LATENCY.labels(method, endpoint).observe(seconds)
+    count, latency = _request_children(method, endpoint, status)
+    count.inc()
+    latency.observe(seconds)
 
 
 def observe_prediction(model: str, version: int, rows: int) -> None:
-    PREDICTIONS.labels(model, str(version)).inc(rows)
-    PREDICT_REQUESTS.labels(model, str(version)).inc()
+    rows_counter, requests_counter = _prediction_children(model, version)
+    rows_counter.inc(rows)
+    requests_counter.inc()
