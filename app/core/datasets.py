@@ -10,9 +10,7 @@ import hashlib
 import io
 import logging
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from sqlalchemy import select
 
 from app.core import training
 from app.core.errors import InvalidInput, NotFound, PayloadTooLarge
+from app.core.storage import write_atomic
 from app.db import Database
 from app.db.models import Dataset
 
@@ -70,7 +69,7 @@ class DatasetStore:
         columns = training.profile_columns(frame)
         digest = hashlib.sha256(data).hexdigest()
         rel = f"{digest}.csv"
-        self._write(rel, data)
+        write_atomic(self.root / rel, data)
         with self.db.session() as s:
             row = Dataset(name=name, target=target, columns=columns, n_rows=len(frame),
                           sha256=digest, path=rel, size_bytes=len(data))
@@ -80,22 +79,6 @@ class DatasetStore:
         out["sample"] = _sample(frame)
         log.info("stored dataset %s (%s): %d rows, %d columns", out["id"], name, len(frame), len(columns))
         return out
-
-    def _write(self, rel: str, data: bytes) -> None:
-        dest = self.root / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if dest.exists():
-            return
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     # ---- reads -----------------------------------------------------------------------
     @staticmethod

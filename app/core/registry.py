@@ -8,9 +8,7 @@ the last known production map keeps serving."""
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -29,6 +27,7 @@ from app.core.errors import (
 )
 from app.core.runtime import LoadedModel, final_estimator, load_bytes, read_verified, sha256_bytes
 from app.core.schema import CompiledSchema, check_schema, derive_schema
+from app.core.storage import write_atomic
 from app.db import Database
 from app.db.models import Model, ModelVersion
 
@@ -58,19 +57,7 @@ class ArtifactStore:
     def write(self, model: str, data: bytes, fmt: str) -> tuple[str, str]:
         digest = sha256_bytes(data)
         rel = f"{model}/{digest}.{fmt}"
-        dest = self.root / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if not dest.exists():
-            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".upload-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, dest)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+        write_atomic(self.root / rel, data)
         return rel, digest
 
     def path(self, rel: str) -> Path:
