@@ -28,9 +28,11 @@ graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
 
 # Recycle workers now and then (slow leaks in native libraries); the jitter keeps
-# them from all restarting at once.
-max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
-max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+# them from all restarting at once. High, because predictions are cheap: at 2,000 a
+# busy worker was recycled every few seconds. A new worker forks from the master with
+# the models already loaded (when_ready below), so a recycle costs milliseconds.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 2000)
 
 # Load the app (and the models it caches) once in the master; workers share the
 # pages copy-on-write and a recycled worker starts in milliseconds.
@@ -66,6 +68,25 @@ if _prom_dir and os.environ.get("_MLSTACK_PROM_CLEANED") != str(os.getpid()):
                 os.unlink(_entry.path)
     os.makedirs(_prom_dir, exist_ok=True)
     os.environ["_MLSTACK_PROM_CLEANED"] = str(os.getpid())
+
+
+def when_ready(server):
+    # Called in the master after preload_app, before the first fork: load the
+    # production models here once, so every worker starts with them in its cache,
+    # including one recycled by max_requests or replaced after a crash while the
+    # database happens to be down.
+    app = server.app.wsgi()
+    extensions = getattr(app, "extensions", {})
+    registry, db = extensions.get("mlstack.registry"), extensions.get("mlstack.db")
+    if registry is None:
+        return
+    try:
+        server.log.info("preloaded %d production model(s) in the master", registry.warm())
+    except Exception as exc:  # noqa: BLE001 - workers load lazily instead
+        server.log.warning("could not preload the models: %s", exc)
+    finally:
+        if db is not None:
+            db.engine.dispose()  # the master serves nothing: no idle connection to keep
 
 
 def post_fork(server, worker):

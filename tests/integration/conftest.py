@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import IN_CI, need_binary
+from tests.conftest import need_binary
 from tests.pgserver import find_bindir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,8 +149,6 @@ def stack():
         "API_TOKEN": TOKEN,
         "MLSTACK_ENV": "production",
         "GUNICORN_WORKERS": "2",
-        # a job's worker heartbeat and the app's cache refresh are the issue-3/-2
-        # defaults; nothing stack-specific to tune here
     }
     env.pop("DATABASE_URL", None)
     env.pop("MODEL_STORE", None)
@@ -201,6 +199,38 @@ def running(stack):
     return stack
 
 
+def wait_job(stack, job_id: int, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    job = None
+    while time.monotonic() < deadline:
+        r = stack.get(f"/api/v1/jobs/{job_id}")
+        if r.status_code == 200:
+            job = r.json()
+            if job["status"] in ("succeeded", "failed", "cancelled"):
+                return job
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} not finished after {timeout}s: {job}\n{stack.tail()}")
+
+
+def train(stack, name: str, spec: dict) -> dict:
+    r = stack.post(f"/api/v1/models/{name}/train", json=spec, headers=AUTH)
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+def eventually(check, timeout: float = 3.0, interval: float = 0.1):
+    """`check()` until it returns without an AssertionError (the registry cache in
+    each gunicorn worker learns of new and promoted versions within 2 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(interval)
+
+
 def require_chromium() -> str:
     for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
         if Path(path).exists():
@@ -210,4 +240,3 @@ def require_chromium() -> str:
 
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
-__all__ = ["AUTH", "ARTIFACTS", "IN_CI", "NGINX_URL", "PROGRAMS", "ROOT", "STATE", "TOKEN"]

@@ -135,9 +135,9 @@ def test_upload_a_model_and_predict_with_it(running):
 
 
 def test_upload_over_nginx_body_limit_is_refused(running):
-    """client_max_body_size matches the app's 100 MB default; 101 MB never reaches
-    gunicorn."""
-    big = b"\0" * (101 * 1024 * 1024)
+    """client_max_body_size matches the app's limit (100 MB + 1 MB of multipart
+    envelope); 102 MB never reaches gunicorn."""
+    big = b"\0" * (102 * 1024 * 1024)
     r = running.post("/api/v1/models/too-big/versions", headers=AUTH,
                      files={"file": ("m.skops", big)}, timeout=120)
     assert r.status_code == 413
