@@ -56,6 +56,19 @@ def admin_required(func):
     return wrapper
 
 
+def admin_operation(ns):
+    """An admin operation of namespace `ns`: the token check, and its documentation
+    (bearer security, 401 and 403 answers)."""
+
+    def decorate(func):
+        func = admin_required(func)
+        func = ns.response(401, "Missing token", ERROR_MODEL)(func)
+        func = ns.response(403, "Wrong token", ERROR_MODEL)(func)
+        return ns.doc(security="bearer")(func)
+
+    return decorate
+
+
 def create_api_blueprint() -> Blueprint:
     bp = Blueprint("api", __name__, url_prefix="/api/v1")
     api = Api(

@@ -6,7 +6,7 @@ from flask import current_app, request
 from flask_restx import Namespace, Resource, fields
 from werkzeug.datastructures import FileStorage
 
-from app.api import ERROR_MODEL, admin_required
+from app.api import ERROR_MODEL, admin_operation
 from app.core.datasets import read_upload
 from app.core.errors import InvalidInput, UnsupportedMediaType
 
@@ -56,15 +56,12 @@ class DatasetList(Resource):
         """List bundled and uploaded datasets"""
         return datasets().list()
 
-    @ns.doc(security="bearer")
     @ns.expect(upload, validate=False)
     @ns.marshal_with(dataset_detail, code=201, skip_none=True)
     @ns.response(400, "Unparseable CSV, no rows, duplicate columns or no target column", ERROR_MODEL)
-    @ns.response(401, "Missing token", ERROR_MODEL)
-    @ns.response(403, "Wrong token", ERROR_MODEL)
     @ns.response(413, "Larger than MAX_DATASET_MB", ERROR_MODEL)
     @ns.response(415, "Not multipart/form-data", ERROR_MODEL)
-    @admin_required
+    @admin_operation(ns)
     def post(self):
         """Upload a CSV dataset"""
         if request.mimetype != "multipart/form-data":

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import current_app, request
 from flask_restx import Namespace, Resource, fields
 
-from app.api import ERROR_MODEL, admin_required
+from app.api import ERROR_MODEL, admin_operation
 from app.core import training
 from app.core.errors import InvalidInput
 
@@ -115,13 +115,10 @@ class Job(Resource):
 @ns.route("/<int:job_id>/cancel")
 @ns.param("job_id", "Job id")
 class JobCancel(Resource):
-    @ns.doc(security="bearer")
     @ns.marshal_with(job_model, skip_none=True)
-    @ns.response(401, "Missing token", ERROR_MODEL)
-    @ns.response(403, "Wrong token", ERROR_MODEL)
     @ns.response(404, "Unknown job", ERROR_MODEL)
     @ns.response(409, "The job is not queued any more", ERROR_MODEL)
-    @admin_required
+    @admin_operation(ns)
     def post(self, job_id):
         """Cancel a queued job"""
         return with_url(queue().cancel(job_id))
@@ -130,14 +127,11 @@ class JobCancel(Resource):
 @train_ns.route("/<string:name>/train")
 @train_ns.param("name", "Model name (created by its first version)")
 class Train(Resource):
-    @train_ns.doc(security="bearer")
     @train_ns.expect(train_request, validate=True)
     @train_ns.marshal_with(job_model, code=202, skip_none=True)
     @train_ns.response(400, "Unknown algorithm or dataset, bad parameter, wrong task for the target",
                        ERROR_MODEL)
-    @train_ns.response(401, "Missing token", ERROR_MODEL)
-    @train_ns.response(403, "Wrong token", ERROR_MODEL)
-    @admin_required
+    @admin_operation(train_ns)
     def post(self, name):
         """Start training a new version; poll the job it answers with"""
         from app.core.registry import check_name

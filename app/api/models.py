@@ -7,7 +7,7 @@ from flask import current_app, request
 from flask_restx import Namespace, Resource, fields
 from werkzeug.datastructures import FileStorage
 
-from app.api import ERROR_MODEL, admin_required
+from app.api import ERROR_MODEL, admin_operation
 from app.core.errors import InvalidInput
 
 ns = Namespace("models", description="Registered models, versions, schemas and promotion")
@@ -125,15 +125,12 @@ class ModelSchema(Resource):
 @ns.route("/<string:name>/versions")
 @ns.param("name", "Model name")
 class VersionList(Resource):
-    @ns.doc(security="bearer")
     @ns.expect(upload, validate=False)
     @ns.marshal_with(version_model, code=201, skip_none=True)
     @ns.response(400, "Bad artifact, schema or metrics", ERROR_MODEL)
-    @ns.response(401, "Missing token", ERROR_MODEL)
-    @ns.response(403, "Wrong token", ERROR_MODEL)
     @ns.response(413, "Upload too large", ERROR_MODEL)
     @ns.response(415, "Not multipart/form-data", ERROR_MODEL)
-    @admin_required
+    @admin_operation(ns)
     def post(self, name):
         """Upload a model artifact as a new version"""
         from app.core.errors import UnsupportedMediaType
@@ -173,13 +170,10 @@ class Version(Resource):
 @ns.param("name", "Model name")
 @ns.param("version", "Version number")
 class Promotion(Resource):
-    @ns.doc(security="bearer")
     @ns.marshal_with(version_model, skip_none=True)
     @ns.response(400, "Invalid model name", ERROR_MODEL)
-    @ns.response(401, "Missing token", ERROR_MODEL)
-    @ns.response(403, "Wrong token", ERROR_MODEL)
     @ns.response(404, "Unknown model or version", ERROR_MODEL)
-    @admin_required
+    @admin_operation(ns)
     def post(self, name, version):
         """Make a version production (rollback: promote an older one)"""
         return registry().promote(name, version)
