@@ -78,12 +78,13 @@ as_user() {  # as_user USER CMD...: the environment is kept
 # ---- directories --------------------------------------------------------------
 RUN_DIR=$MLSTACK_VAR/run
 mkdir -p "$MLSTACK_VAR" "$RUN_DIR" "$MODEL_STORE" "$LOG_DIR" "$PROMETHEUS_MULTIPROC_DIR" \
-    "$PG_SOCKET_DIR" "$MLSTACK_VAR/nginx/run" "$MLSTACK_VAR/nginx/tmp"
+    "$PG_SOCKET_DIR" "$RUN_DIR/gunicorn" "$MLSTACK_VAR/nginx/run" "$MLSTACK_VAR/nginx/tmp"
 # nginx's relative `logs/` is the stack's log directory
 [ -d "$MLSTACK_VAR/nginx/logs" ] && [ ! -L "$MLSTACK_VAR/nginx/logs" ] \
     || ln -sfn "$LOG_DIR" "$MLSTACK_VAR/nginx/logs"
 if [ "$(id -u)" = 0 ]; then
-    chown "$MLSTACK_USER:" "$MLSTACK_VAR" "$MODEL_STORE" "$LOG_DIR" "$PROMETHEUS_MULTIPROC_DIR"
+    chown "$MLSTACK_USER:" "$MLSTACK_VAR" "$MODEL_STORE" "$LOG_DIR" "$PROMETHEUS_MULTIPROC_DIR" \
+        "$RUN_DIR/gunicorn"
     chown -R "$NGINX_USER:" "$MLSTACK_VAR/nginx/run" "$MLSTACK_VAR/nginx/tmp"
     chown "$PG_USER:" "$PG_SOCKET_DIR"
     # nginx writes its access log into LOG_DIR too

@@ -51,8 +51,9 @@ _var = os.environ.get("MLSTACK_VAR")
 if os.environ.get("GUNICORN_CONTROL_SOCKET"):
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 elif _var:
-    # next to the supervisor socket, instead of under $HOME (none for service users)
-    control_socket = os.path.join(_var, "run", "gunicorn.ctl")
+    # in the state's run/ (the entrypoint makes run/gunicorn/ the app user's), not
+    # under $HOME: service users have none
+    control_socket = os.path.join(_var, "run", "gunicorn", "gunicorn.ctl")
 
 # Prometheus multiprocess mode: every process writes its samples to files in this
 # directory. It must be emptied before the app is loaded (preload_app loads it in the

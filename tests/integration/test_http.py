@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.integration.conftest import AUTH, LOG_DIR
+from tests.integration.conftest import AUTH, LOG_DIR, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -127,11 +127,14 @@ def test_upload_a_model_and_predict_with_it(running):
     assert r.status_code == 201, r.text
     assert r.json()["version"] == 1
 
-    # several requests: both gunicorn workers must know the new model
-    for _ in range(6):
-        p = running.post(f"/api/v1/models/{name}/predict", json={"instances": [IRIS_ROW]})
-        assert p.status_code == 200, p.text
-        assert p.json()["predictions"] == est.predict([list(IRIS_ROW.values())]).tolist()
+    # every gunicorn worker learns of the new model within 2 s (its registry cache)
+    def served_by_all():
+        for _ in range(6):
+            p = running.post(f"/api/v1/models/{name}/predict", json={"instances": [IRIS_ROW]})
+            assert p.status_code == 200, p.text
+            assert p.json()["predictions"] == est.predict([list(IRIS_ROW.values())]).tolist()
+
+    eventually(served_by_all)
 
 
 def test_upload_over_nginx_body_limit_is_refused(running):

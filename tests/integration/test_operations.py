@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -65,12 +66,16 @@ def warm_every_worker(stack, timeout: float = 30) -> None:
     master, _ = gunicorn_workers(stack)
     seen: set[int] = set()
     deadline = time.monotonic() + timeout
-    # the current workers, asked again each time: max_requests may recycle one meanwhile
-    while not children(master) <= seen and time.monotonic() < deadline:
-        rid = "warm-" + uuid.uuid4().hex
-        assert predict(rid=rid).status_code == 200
-        line = stack.wait_for_line(LOG_DIR / "access.log", f"rid={rid}")
-        seen.add(int(line.split()[3]))  # "<date> <time> INFO <pid> mlstack.access ..."
+    # Concurrent bursts: one client in sequence reuses one upstream keepalive connection
+    # of nginx's, hence one worker. The current workers are asked for each time:
+    # max_requests may recycle one meanwhile.
+    with ThreadPoolExecutor(8) as pool:
+        while not children(master) <= seen and time.monotonic() < deadline:
+            rids = ["warm-" + uuid.uuid4().hex for _ in range(16)]
+            assert all(r.status_code == 200 for r in pool.map(lambda rid: predict(rid=rid), rids))
+            for rid in rids:
+                line = stack.wait_for_line(LOG_DIR / "access.log", f"rid={rid}")
+                seen.add(int(line.split()[3]))  # "<date> <time> INFO <pid> mlstack.access ..."
     assert children(master) <= seen, (seen, children(master))
 
 
