@@ -240,3 +240,30 @@ def test_postgres_down_ready_503_predictions_continue_then_recover(running):
     # without restarting the app
     assert gunicorn_workers(stack) == (master, workers)
     assert stack.get("/api/v1/models").status_code == 200
+
+
+def uid_of(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no Uid for {pid}")
+
+
+def test_programs_run_as_unprivileged_users(running):
+    """PostgreSQL and nginx (master and workers) never run as root; gunicorn and the
+    worker neither, unless the service user cannot execute the virtualenv's Python
+    (the entrypoint says so in its output)."""
+    import pwd
+
+    status = running.status()
+    if os.getuid() != 0:
+        assert {uid_of(status[p][1]) for p in PROGRAMS} == {os.getuid()}
+        return
+    assert pwd.getpwuid(uid_of(status["postgres"][1])).pw_name == "postgres"
+    nginx = status["nginx"][1]
+    assert {pwd.getpwuid(uid_of(p)).pw_name for p in {nginx} | children(nginx)} == {"mlstack"}
+    app_users = {pwd.getpwuid(uid_of(status[p][1])).pw_name for p in ("gunicorn", "worker")}
+    if "root" in app_users:
+        assert "gunicorn and the worker run as root" in running.out.read_text()
+    else:
+        assert app_users == {"mlstack"}
