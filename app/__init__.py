@@ -9,6 +9,21 @@ from werkzeug.exceptions import HTTPException
 from app.config import Config, config_from_env
 
 
+class MLStack(Flask):
+    def log_exception(self, exc_info) -> None:
+        """Expected failures (a ServiceError such as 503 while the database is down, or
+        the database refusing connections) get one line; anything else a traceback."""
+        from app.api import DATABASE_DOWN
+        from app.core.errors import ServiceError
+
+        exc = exc_info[1] if isinstance(exc_info, tuple) else None
+        if isinstance(exc, (ServiceError, *DATABASE_DOWN)):
+            self.logger.warning("%s %s: %s: %s", request.method, request.path, type(exc).__name__,
+                                getattr(exc, "message", None) or str(exc).splitlines()[0][:200])
+            return
+        super().log_exception(exc_info)
+
+
 def create_app(config: Config | None = None) -> Flask:
     from app.api import create_api_blueprint, error_body
     from app.core.datasets import DatasetStore
@@ -22,7 +37,7 @@ def create_app(config: Config | None = None) -> Flask:
     config.ensure_token()
     configure_logging(config.LOGGING_CONF, config.LOG_DIR)
 
-    app = Flask(__name__)
+    app = MLStack(__name__)
     app.config.update(
         TESTING=config.TESTING,
         MAX_CONTENT_LENGTH=config.MAX_CONTENT_LENGTH,

@@ -10,10 +10,16 @@ from flask import Blueprint, current_app, request
 from flask_restx import Api, Model, fields
 from werkzeug.exceptions import HTTPException
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 from app.core.errors import Forbidden, ServiceError, Unauthorized
 from app.logs import request_id
 
 log = logging.getLogger(__name__)
+
+# The database (not the request) is the problem: 503, and no traceback in the log.
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 
 ERROR_MODEL = Model("Error", {
     "message": fields.String(required=True, description="What went wrong"),
@@ -96,9 +102,14 @@ def create_api_blueprint() -> Blueprint:
             exc.data = body  # flask-restx answers with exc.data over the handler's result
         return body, exc.code or 500
 
+    def _database_down(exc: Exception):
+        return error_body("the database is unavailable; try again shortly"), 503
+
+    for exc_class in DATABASE_DOWN:
+        api.errorhandler(exc_class)(_database_down)
+
     @api.errorhandler(Exception)
-    def _unexpected(exc: Exception):
-        log.exception("unhandled error")
+    def _unexpected(exc: Exception):  # flask-restx logs it (Flask.log_exception)
         return error_body("internal error"), 500
 
     from app.api import datasets, health, jobs, models, predictions

@@ -278,8 +278,9 @@ class Registry:
             production = self.production_versions()
             if name not in production:
                 check_name(name)
-                raise ModelNotFound(f"model {name!r} not found")
-            version = production[name]
+                version = self._production_of(name)  # registered since the last refresh?
+            else:
+                version = production[name]
             if version is None:
                 raise VersionNotFound(f"model {name!r} has no production version")
         loaded = self._loaded.get((name, version))
@@ -287,6 +288,20 @@ class Registry:
             return loaded
         check_name(name)
         return self._load(name, version)
+
+    def _production_of(self, name: str) -> int | None:
+        """One model's production version straight from the database, for a name the
+        cached map does not know yet; raises ModelNotFound when there is none."""
+        try:
+            with self.db.session() as s:
+                row = s.execute(select(Model.production_version).where(Model.name == name)).first()
+        except SQLAlchemyError as exc:
+            raise Unavailable("the model registry database is unreachable") from exc
+        if row is None:
+            raise ModelNotFound(f"model {name!r} not found")
+        with self._lock:
+            self._production = {**self._production, name: row[0]}
+        return row[0]
 
     def _load(self, name: str, version: int) -> LoadedModel:
         try:

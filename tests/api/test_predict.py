@@ -122,3 +122,17 @@ def test_promotion_changes_what_is_served_and_rollback_restores_it(client, iris,
     assert predict(client, "iris", {"instances": [[1, 2, 3, 4]]}).get_json()["version"] == 2
     assert client.post("/api/v1/models/iris/versions/1/promote", headers=AUTH).status_code == 200
     assert predict(client, "iris", {"instances": [[1, 2, 3, 4]]}).get_json()["version"] == 1
+
+
+def test_a_model_registered_by_another_process_is_served_at_once(client, app, iris_models, tmp_path):
+    from app.core.registry import ArtifactStore, Registry
+    from app.db import Database
+    from tests.conftest import iris_schema
+
+    registry = app.extensions["mlstack.registry"]
+    registry.production_versions()  # the cached map is fresh: "flowers" is not in it
+    other = Registry(Database(registry.db.url), ArtifactStore(app.config["MLSTACK"].MODEL_STORE))
+    other.add_estimator("flowers", iris_models["tree"], schema=iris_schema())
+    other.db.dispose()
+    res = predict(client, "flowers", {"instances": [[1, 2, 3, 4]]})
+    assert res.status_code == 200, res.get_json()

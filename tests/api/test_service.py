@@ -107,3 +107,14 @@ def test_postgres_urls_are_normalised():
     assert normalise_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
     assert normalise_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_reads_that_need_an_unreachable_database_get_503_and_one_log_line(tmp_path, caplog):
+    config = TestingConfig(var_dir=tmp_path, DATABASE_URL="postgresql://nobody@127.0.0.1:9/none")
+    client = create_app(config).test_client()
+    for path in ("/api/v1/models", "/api/v1/models/iris/predict"):
+        caplog.clear()
+        res = client.get(path) if path.endswith("models") else client.post(path, json={"instances": [[1]]})
+        assert res.status_code == 503, (path, res.get_json())
+        assert res.get_json()["request_id"]
+        assert not any(r.exc_info for r in caplog.records), "no traceback for an expected outage"

@@ -217,14 +217,13 @@ def test_postgres_down_ready_503_predictions_continue_then_recover(running):
         codes = [predict().status_code for _ in range(30)]
         assert codes == [200] * 30, codes
 
-        # reads that need the database fail fast (connect_timeout, pool_timeout), not hang
-        # TODO(app): answers 500 "internal error" today; a 503 (database unavailable)
-        # would be right. Tighten to == 503 once app/api maps SQLAlchemy's
-        # OperationalError to Unavailable.
+        # reads that need the database fail fast (connect_timeout, pool_timeout) with
+        # a 503, not a hang or a 500
         start = time.monotonic()
         models = stack.get("/api/v1/models", timeout=15)
         models_seconds = time.monotonic() - start
-        assert models.status_code in (500, 503), (models.status_code, models.text)
+        assert models.status_code == 503, (models.status_code, models.text)
+        assert "database" in models.json()["message"]
         assert models.json()["request_id"]
         assert models_seconds < NOT_READY_ANSWER_BOUND_S
         assert stack.get("/api/v1/health/live").status_code == 200

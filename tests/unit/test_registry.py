@@ -57,6 +57,7 @@ def test_a_promotion_by_another_process_is_seen_after_the_refresh_interval(reg, 
     assert reg.resolve("iris").version == 1
     other = Registry(Database(reg.db.url), ArtifactStore(tmp_path / "store"))
     other.promote("iris", 2)
+    other.db.dispose()
     assert reg.resolve("iris").version == 1  # cached: no database read per request
     time.sleep(0.25)
     assert reg.resolve("iris").version == 2
