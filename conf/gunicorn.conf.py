@@ -3,6 +3,7 @@
 Used by the supervised stack (container and `make stack`), and fine on its own:
 `gunicorn -c conf/gunicorn.conf.py wsgi:app` serves on 127.0.0.1:5000.
 nginx (5001) sits in front; gunicorn only listens on loopback."""
+import gc
 import os
 import shutil
 
@@ -88,6 +89,10 @@ def when_ready(server):
     finally:
         if db is not None:
             db.engine.dispose()  # the master serves nothing: no idle connection to keep
+    # Everything loaded so far (libraries, models) moves to a generation the collector
+    # never scans: workers then neither copy those pages on write (the collector's
+    # bookkeeping touches every object it visits) nor stall on full collections.
+    gc.freeze()
 
 
 def post_fork(server, worker):

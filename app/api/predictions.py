@@ -81,10 +81,11 @@ class Prediction(Resource):
     def post(self, name):
         """Predict one row or a batch (JSON, or CSV with a header row)"""
         registry = current_app.extensions["mlstack.registry"]
-        loaded = registry.resolve(name, version_arg())
-        max_rows = current_app.config["MLSTACK"].MAX_BATCH_ROWS
-        mimetype = request.mimetype
-        with loaded.batcher.slot() as slot:
+        # announced before anything else, so a batch being formed waits for our rows
+        with registry.arrivals.slot() as slot:
+            loaded = registry.resolve(name, version_arg())
+            max_rows = current_app.config["MLSTACK"].MAX_BATCH_ROWS
+            mimetype = request.mimetype
             if mimetype == "application/json" or mimetype.endswith("+json"):
                 instances, proba = _parse_json(request.get_data(cache=False))
                 loaded.check_proba(proba)
@@ -96,7 +97,7 @@ class Prediction(Resource):
             else:
                 raise UnsupportedMediaType(f"unsupported content type {mimetype or '(none)'!r}: "
                                            "send application/json or text/csv")
-            result = slot.predict(matrix, proba)
+            result = slot.predict(matrix, proba, loaded.batcher)
         out = {"model": loaded.name, "version": loaded.version}
         out.update(result)
         g.prediction = (loaded.name, loaded.version, n)

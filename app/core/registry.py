@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
+from app.core.batching import Arrivals
 from app.core.errors import (
     InvalidInput,
     ModelNotFound,
@@ -127,6 +128,7 @@ class Registry:
         self.allow_pickle = allow_pickle
         self.batch_wait = batch_wait
         self.batch_rows = batch_rows
+        self.arrivals = Arrivals()  # prediction requests in this process, for the batchers
         self._lock = threading.Lock()
         self._loaded: dict[tuple[str, int], LoadedModel] = {}
         self._production: dict[str, int | None] = {}
@@ -316,7 +318,7 @@ class Registry:
         data = read_verified(self.store.path(rel), digest)
         est = load_bytes(data, fmt)
         loaded = LoadedModel(name, version, task, est, CompiledSchema.from_doc(schema), classes,
-                             self.batch_wait, self.batch_rows)
+                             self.batch_wait, self.batch_rows, self.arrivals)
         with self._lock:
             self._loaded[(name, version)] = loaded
         return loaded

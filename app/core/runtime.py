@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import sklearn
 
-from app.core.batching import MicroBatcher
+from app.core.batching import Arrivals, MicroBatcher
 from app.core.errors import ArtifactCorrupt, InvalidInput
 from app.core.schema import CompiledSchema
 
@@ -92,9 +92,10 @@ class LoadedModel:
     classes: list | None
     batch_wait: float = 0.0
     batch_rows: int = 256
+    arrivals: Arrivals | None = None
 
     def __post_init__(self) -> None:
-        self.batcher = MicroBatcher(self.predict, self.batch_wait, self.batch_rows)
+        self.batcher = MicroBatcher(self.predict, self.batch_wait, self.batch_rows, self.arrivals)
         self.has_proba = hasattr(final_estimator(self.estimator), "predict_proba") and hasattr(
             self.estimator, "predict_proba")
         # Estimators fitted on a DataFrame want one back (names checked by sklearn).

@@ -108,4 +108,35 @@ def test_batching_off_or_large_inputs_go_straight_through(iris_models, iris_data
     with batcher.slot() as slot:
         out = slot.predict(iris_data[0][:n], False)
     assert len(out["predictions"]) == n and recorder.sizes == [n]
-    assert batcher._announced == 0
+    assert batcher._arrivals.count == 0
+
+
+def test_requests_arriving_during_a_prediction_form_the_next_batch(iris_models, iris_data):
+    import time
+
+    X, _ = iris_data
+    model = iris_models["tree"]
+
+    class Slow(Recorder):
+        def __call__(self, matrix, proba):
+            time.sleep(0.2)  # a long predict, the GIL released
+            return super().__call__(matrix, proba)
+
+    recorder = Slow(model)
+    batcher = MicroBatcher(recorder, max_wait=0.001)
+    results = {}
+
+    def one(i):
+        with batcher.slot() as slot:
+            results[i] = slot.predict(X[i:i + 1], False)
+
+    first = threading.Thread(target=one, args=(0,))
+    first.start()
+    time.sleep(0.05)  # the first batch is being predicted
+    others = [threading.Thread(target=one, args=(i,)) for i in range(1, 6)]
+    for t in others:
+        t.start()
+    for t in [first, *others]:
+        t.join(10)
+    assert recorder.sizes == [1, 5]
+    assert all(results[i]["predictions"] == model.predict(X[i:i + 1]).tolist() for i in range(6))
