@@ -77,7 +77,7 @@ class MicroBatcher:
 
     def slot(self) -> "Slot":
         """A slot announced to this batcher's arrivals and bound to it."""
-        return Slot(self._arrivals, self)
+        return self._arrivals.slot(self)
 
     def _submit(self, matrix: np.ndarray, proba: bool) -> dict:
         if self.max_wait <= 0 or len(matrix) >= self.max_rows:
@@ -120,7 +120,7 @@ class MicroBatcher:
         # yielding as soon as a yield brings nothing.
         seen = -1
         for _ in range(MAX_YIELDS):
-            if len(self._pending) == seen or len(self._pending) >= self.max_rows:
+            if len(self._pending) == seen or self._pending_rows >= self.max_rows:
                 break
             seen = len(self._pending)
             time.sleep(0)

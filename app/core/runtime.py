@@ -118,8 +118,9 @@ class LoadedModel:
                                {"return_proba": "not supported by this model"})
 
     def predict(self, matrix: np.ndarray, return_proba: bool = False) -> dict:
-        """One call on the estimator. Rows were validated against the schema (finite,
-        of the right kinds), so scikit-learn's own repeated checks are skipped."""
+        """One call on the estimator. Rows were validated against the schema (numbers
+        finite, missing values only where the model imputes or takes them), so
+        scikit-learn's own repeated checks are skipped."""
         self.check_proba(return_proba)
         X = self._input(matrix)
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
