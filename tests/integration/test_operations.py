@@ -188,7 +188,7 @@ def test_kill_9_of_a_gunicorn_worker_under_load(running):
     failed = [(round(ts - killed_at, 3), code) for ts, code in results if code != 200]
     record("kill_9_gunicorn_worker", requests=len(results), failed=len(failed),
            failures=failed[:20], replaced_after_seconds=replaced_after,
-           client_concurrency=len(clients), gunicorn_threads=int(os.environ.get("GUNICORN_THREADS", 4)))
+           client_concurrency=len(clients), gunicorn_threads=int(os.environ.get("GUNICORN_THREADS", 6)))
     assert stack.status()["gunicorn"][1] == master, "the master itself must survive"
     assert replaced_after is not None, "the master did not replace the killed worker"
     # in flight on the dead worker at most: one per thread of that worker
