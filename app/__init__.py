@@ -31,7 +31,7 @@ def create_app(config: Config | None = None) -> Flask:
     from app.core.registry import ArtifactStore, Registry
     from app.db import Database
     from app.logs import configure_logging, init_request_logging
-    from app.metrics import observe_request, render
+    from app.metrics import observe_predict_call, observe_request, render
 
     config = config or config_from_env()
     config.ensure_token()
@@ -55,7 +55,8 @@ def create_app(config: Config | None = None) -> Flask:
     registry = Registry(db, ArtifactStore(config.MODEL_STORE),
                         refresh_seconds=config.REGISTRY_REFRESH_SECONDS,
                         allow_pickle=config.ALLOW_PICKLE,
-                        batch_wait=config.BATCH_MAX_WAIT_MS / 1000, batch_rows=config.BATCH_MAX_ROWS)
+                        batch_wait=config.BATCH_MAX_WAIT_MS / 1000, batch_rows=config.BATCH_MAX_ROWS,
+                        on_predict_call=observe_predict_call)
     app.extensions["mlstack.db"] = db
     app.extensions["mlstack.registry"] = registry
     app.extensions["mlstack.datasets"] = DatasetStore(db, config.DATASET_STORE, config.MAX_DATASET_BYTES)

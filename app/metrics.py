@@ -23,6 +23,8 @@ LATENCY = Histogram("mlstack_http_request_duration_seconds", "Time to answer a r
 PREDICTIONS = Counter("mlstack_predictions_total", "Rows predicted", ["model", "version"])
 PREDICT_REQUESTS = Counter("mlstack_prediction_requests_total", "Prediction requests served",
                            ["model", "version"])
+PREDICT_CALLS = Counter("mlstack_predict_calls_total", "Estimator predict calls: requests that "
+                        "arrived together share one (rows / calls is the mean batch)", ["model", "version"])
 
 
 def render() -> tuple[bytes, str]:
@@ -50,6 +52,15 @@ def observe_request(method: str, endpoint: str, status: int, seconds: float) -> 
     count, latency = _request_children(method, endpoint, status)
     count.inc()
     latency.observe(seconds)
+
+
+@lru_cache(maxsize=4096)
+def _calls_child(model: str, version: int):
+    return PREDICT_CALLS.labels(model, str(version))
+
+
+def observe_predict_call(model: str, version: int) -> None:
+    _calls_child(model, version).inc()
 
 
 def observe_prediction(model: str, version: int, rows: int) -> None:

@@ -355,15 +355,32 @@ def targets(r: dict) -> list[tuple[str, str, bool]]:
     return out
 
 
+def predict_counters(model: str) -> tuple[float, float]:
+    """(rows predicted, estimator calls) for a model, summed over versions and workers."""
+    text = requests.get(GUNICORN + "/metrics", timeout=10).text
+
+    def total(metric: str) -> float:
+        return sum(float(v) for v in re.findall(rf'^{metric}\{{model="{model}",version="\d+"\}} (\S+)$', text, re.M))
+    return total("mlstack_predictions_total"), total("mlstack_predict_calls_total")
+
+
+def rows_per_call(before: tuple[float, float], after: tuple[float, float]) -> float | None:
+    calls = after[1] - before[1]
+    return (after[0] - before[0]) / calls if calls else None
+
+
 def markdown(r: dict) -> str:
     c = r["ceiling"]
     lines = [f"Run {r['date']} on {r['machine']} (gunicorn {WORKERS} workers; wrk -t2 -c{CONNECTIONS}, "
              f"{r['settings']['duration']} s x {r['settings']['repeat']}, median run).", "",
              f"HTTP ceiling (bare WSGI app): {c['nginx']['req_per_s']:.0f} req/s via nginx, "
-             f"{c['direct']['req_per_s']:.0f} req/s direct.", "",
-             "| model | single via nginx req/s (x ceiling, x floor) | p50 / p99 ms | errors | direct req/s | "
-             "floor calls/s | 1k rows/s | 10k rows/s JSON (x ref) | 10k rows/s CSV (x ref) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"{c['direct']['req_per_s']:.0f} req/s direct. Direct runs keep wrk's connections to "
+             "gunicorn for the whole run, so one worker may hold most of them (nginx replaces its "
+             "upstream connections every 8 requests, which evens the load out): the ratios use "
+             "the runs through nginx.", "",
+             "| model | single via nginx req/s (x ceiling, x floor) | p50 / p99 ms | errors | rows per call | "
+             "direct req/s | floor calls/s | 1k rows/s | 10k rows/s JSON (x ref) | 10k rows/s CSV (x ref) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for m in r["models"].values():
         s, d, f = m["single_nginx"], m["single_direct"], m.get("floor")
 
@@ -376,7 +393,9 @@ def markdown(r: dict) -> str:
         floor_x = f", {s['req_per_s'] / f['one_row_calls_per_s']:.2f}x" if f else ""
         lines.append(
             f"| {m['label']} | {s['req_per_s']:.0f} ({s['req_per_s'] / c['nginx']['req_per_s']:.2f}x{floor_x}) | "
-            f"{s['p50_ms']:.1f} / {s['p99_ms']:.1f} | {s['errors']} | {d['req_per_s']:.0f} | "
+            f"{s['p50_ms']:.1f} / {s['p99_ms']:.1f} | {s['errors']} | "
+            f"{'-' if m.get('single_rows_per_call') is None else format(m['single_rows_per_call'], '.1f')} | "
+            f"{d['req_per_s']:.0f} | "
             f"{num(f and f['one_row_calls_per_s'])} | {num(m.get('rows_1k_per_s'))} | "
             f"{num(m.get('json_10k_rows_per_s'), 'json_10k_rows_per_s')} | "
             f"{num(m.get('csv_10k_rows_per_s'), 'csv_10k_rows_per_s')} |")
@@ -438,9 +457,11 @@ def main() -> None:
         for name, m in models.items():
             print(f"bench: {m['label']} ...", flush=True)
             url = f"/api/v1/models/{name}/predict"
+            before = predict_counters(name)
             entry = {"label": m["label"], "floor": model_floor(m["est"], m["X"], m["names"]),
-                     "single_nginx": load(NGINX + url, bodies[name]["1"], args),
-                     "single_direct": load(GUNICORN + url, bodies[name]["1"], args)}
+                     "single_nginx": load(NGINX + url, bodies[name]["1"], args)}
+            entry["single_rows_per_call"] = rows_per_call(before, predict_counters(name))
+            entry["single_direct"] = load(GUNICORN + url, bodies[name]["1"], args)
             b1k = load(NGINX + url, bodies[name]["1k"], args, BATCH_CONNECTIONS)
             b10k = load(NGINX + url, bodies[name]["10k"], args, BATCH_CONNECTIONS)
             entry["rows_1k_per_s"] = b1k["req_per_s"] * 1000

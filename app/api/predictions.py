@@ -32,6 +32,8 @@ predict_answer = ns.model("PredictResponse", {
 
 
 def version_arg() -> int | None:
+    if not request.query_string:  # the common case: no query string to parse
+        return None
     raw = request.args.get("version")
     if raw in (None, ""):
         return None

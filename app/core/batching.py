@@ -48,12 +48,14 @@ class Arrivals:
     def __init__(self) -> None:
         self.cond = threading.Condition(threading.Lock())
         self.count = 0
+        self.waiting = 0  # leaders waiting on `cond` for rows (notifying nobody costs)
 
     def withdraw(self) -> None:
         """A request ended without bringing rows (or predicted on its own)."""
         with self.cond:
             self.count -= 1
-            self.cond.notify_all()
+            if self.waiting:
+                self.cond.notify_all()
 
     def slot(self, batcher: "MicroBatcher | None" = None) -> "Slot":
         """Announce a request as early as possible: `with arrivals.slot() as slot:
@@ -91,8 +93,8 @@ class MicroBatcher:
             lead = not self._running
             if lead:
                 self._running = True
-            else:
-                self._cond.notify_all()  # a collecting leader may be waiting for these rows
+            elif self._arrivals.waiting:
+                self._cond.notify_all()  # a collecting leader is waiting for these rows
         if not lead:
             item.done.wait()  # answered, or handed the lead (item.lead)
         if lead or item.lead:
@@ -130,7 +132,9 @@ class MicroBatcher:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
+                self._arrivals.waiting += 1
                 self._cond.wait(remaining)
+                self._arrivals.waiting -= 1
             batch, rows = [], 0
             while self._pending and (not batch or rows + len(self._pending[0].matrix) <= self.max_rows):
                 item = self._pending.pop(0)

@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import sklearn
 from sqlalchemy import func, select
@@ -121,13 +121,15 @@ def algorithm_name(est: Any) -> str:
 
 class Registry:
     def __init__(self, db: Database, store: ArtifactStore, refresh_seconds: float = 1.0,
-                 allow_pickle: bool = False, batch_wait: float = 0.0, batch_rows: int = 256):
+                 allow_pickle: bool = False, batch_wait: float = 0.0, batch_rows: int = 256,
+                 on_predict_call: Callable[[str, int], None] | None = None):
         self.db = db
         self.store = store
         self.refresh_seconds = refresh_seconds
         self.allow_pickle = allow_pickle
         self.batch_wait = batch_wait
         self.batch_rows = batch_rows
+        self.on_predict_call = on_predict_call  # told of every estimator call (metrics)
         self.arrivals = Arrivals()  # prediction requests in this process, for the batchers
         self._lock = threading.Lock()
         self._loaded: dict[tuple[str, int], LoadedModel] = {}
@@ -318,7 +320,7 @@ class Registry:
         data = read_verified(self.store.path(rel), digest)
         est = load_bytes(data, fmt)
         loaded = LoadedModel(name, version, task, est, CompiledSchema.from_doc(schema), classes,
-                             self.batch_wait, self.batch_rows, self.arrivals)
+                             self.batch_wait, self.batch_rows, self.arrivals, self.on_predict_call)
         with self._lock:
             self._loaded[(name, version)] = loaded
         return loaded

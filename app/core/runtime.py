@@ -6,7 +6,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import sklearn
@@ -93,6 +93,7 @@ class LoadedModel:
     batch_wait: float = 0.0
     batch_rows: int = 256
     arrivals: Arrivals | None = None
+    on_call: Callable[[str, int], None] | None = None  # (name, version), once per estimator call
 
     def __post_init__(self) -> None:
         self.batcher = MicroBatcher(self.predict, self.batch_wait, self.batch_rows, self.arrivals)
@@ -122,6 +123,8 @@ class LoadedModel:
         finite, missing values only where the model imputes or takes them), so
         scikit-learn's own repeated checks are skipped."""
         self.check_proba(return_proba)
+        if self.on_call is not None:
+            self.on_call(self.name, self.version)
         X = self._input(matrix)
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             out: dict[str, Any] = {"predictions": _to_list(self.estimator.predict(X))}

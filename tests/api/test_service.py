@@ -61,6 +61,19 @@ def test_metrics_count_requests_and_predictions(client, iris):
     assert "mlstack_http_request_duration_seconds_bucket" in text
 
 
+def test_metrics_count_estimator_calls_for_the_mean_batch(client, iris):
+    def sample(text: str, name: str) -> float:
+        m = re.search(name + r'\{model="iris",version="1"\} (\S+)', text)
+        return float(m.group(1)) if m else 0.0
+
+    before = client.get("/metrics").data.decode()
+    client.post("/api/v1/models/iris/predict", json={"instances": [[1, 2, 3, 4]] * 3})
+    client.post("/api/v1/models/iris/predict", json={"instances": [[1, 2, 3, "x"]]})  # refused: no call
+    after = client.get("/metrics").data.decode()
+    assert sample(after, "mlstack_predict_calls_total") - sample(before, "mlstack_predict_calls_total") == 1
+    assert sample(after, "mlstack_predictions_total") - sample(before, "mlstack_predictions_total") == 3
+
+
 def test_every_request_is_logged_with_its_fields(client, iris, config):
     client.post("/api/v1/models/iris/predict", json={"instances": [[1, 2, 3, 4]] * 2},
                 headers={"X-Request-ID": "req-abc-123"})
