@@ -18,6 +18,7 @@ the same estimator: the answers are those of separate calls (probabilities may d
 in the last bits where the estimator uses BLAS on the whole matrix)."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any, Callable
@@ -25,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 Predict = Callable[[np.ndarray, bool], dict]
-MAX_YIELDS = 4  # GIL hand-overs a leader offers before it collects (measured: 1 to 8 similar)
+MAX_YIELDS = 4  # GIL hand-overs a leader offers before it collects (4 and 16 measured alike)
 
 
 class _Item:
@@ -119,13 +120,17 @@ class MicroBatcher:
         deadline = time.monotonic() + self.max_wait
         # Threads with requests of their own may be waiting for the GIL, unseen: let
         # them run, so that those that reach their prediction bring their rows. Stop
-        # yielding as soon as a yield brings nothing.
+        # yielding as soon as a yield brings nothing. sched_yield releases the GIL and
+        # the core and comes straight back; time.sleep(0) sleeps for the timer slack
+        # (55 us here), which a lone request paid for nothing and which held batches
+        # smaller (mean rows per call 3.9 -> 4.5 on B, 2.6 -> 4.7 on C, and A 1,460 ->
+        # 1,700 req/s, B 1,600 -> 1,800, C 450 -> 700 through nginx).
         seen = -1
         for _ in range(MAX_YIELDS):
             if len(self._pending) == seen or self._pending_rows >= self.max_rows:
                 break
             seen = len(self._pending)
-            time.sleep(0)
+            os.sched_yield()
         with self._cond:
             # wait while a request that announced itself has not brought its rows yet
             while self._arrivals.count > 0 and self._pending_rows < self.max_rows:
