@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import logging.handlers
+import os
 import re
 import time
 import uuid
@@ -13,6 +15,28 @@ from flask import Flask, g, request
 
 access_log = logging.getLogger("mlstack.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """RotatingFileHandler deciding on the size already written. The stdlib's formats
+    every record a second time and stats the path twice to decide (measured: 35 us of
+    the 830 us an in-process prediction request takes); this one asks the open file
+    for its position, so it rolls over just after crossing maxBytes instead of just
+    before."""
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:
+        if self.maxBytes <= 0:
+            return False
+        if self.stream is None:
+            self.stream = self._open()
+        # never roll over anything but a regular file (bpo-45401: /dev/stdout, a pipe)
+        if getattr(self, "_regular", None) is None:
+            self._regular = os.path.isfile(self.baseFilename)
+        return self._regular and self.stream.tell() >= self.maxBytes
+
+    def doRollover(self) -> None:
+        super().doRollover()
+        self._regular = None
 
 
 def configure_logging(conf: Path, log_dir: Path) -> None:
