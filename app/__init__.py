@@ -1,9 +1,7 @@
 """mlstack: serve, version and train scikit-learn models over HTTP."""
 from __future__ import annotations
 
-import time
-
-from flask import Flask, Response, g, redirect, request
+from flask import Flask, Response, redirect, request
 from werkzeug.exceptions import HTTPException
 
 from app.config import Config, config_from_env
@@ -62,15 +60,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["mlstack.datasets"] = DatasetStore(db, config.DATASET_STORE, config.MAX_DATASET_BYTES)
     app.extensions["mlstack.queue"] = JobQueue(db, config.JOB_HEARTBEAT_TIMEOUT, config.JOB_MAX_ATTEMPTS)
 
-    init_request_logging(app)
+    init_request_logging(app, observe_request)
     app.register_blueprint(create_api_blueprint())
-
-    @app.after_request
-    def _metrics(response):
-        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        elapsed = time.perf_counter() - g.get("start", time.perf_counter())
-        observe_request(request.method, rule, response.status_code, elapsed)
-        return response
 
     @app.get("/")
     def index():

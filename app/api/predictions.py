@@ -31,10 +31,10 @@ predict_answer = ns.model("PredictResponse", {
 })
 
 
-def version_arg() -> int | None:
-    if not request.query_string:  # the common case: no query string to parse
+def version_arg(req=request) -> int | None:
+    if not req.query_string:  # the common case: no query string to parse
         return None
-    raw = request.args.get("version")
+    raw = req.args.get("version")
     if raw in (None, ""):
         return None
     try:
@@ -82,20 +82,21 @@ class Prediction(Resource):
     @ns.response(415, "Send application/json or text/csv", ERROR_MODEL)
     def post(self, name):
         """Predict one row or a batch (JSON, or CSV with a header row)"""
-        registry = current_app.extensions["mlstack.registry"]
+        app, req = current_app._get_current_object(), request._get_current_object()  # looked up once
+        registry = app.extensions["mlstack.registry"]
         # announced before anything else, so a batch being formed waits for our rows
         with registry.arrivals.slot() as slot:
-            loaded = registry.resolve(name, version_arg())
-            max_rows = current_app.config["MLSTACK"].MAX_BATCH_ROWS
-            mimetype = request.mimetype
+            loaded = registry.resolve(name, version_arg(req))
+            max_rows = app.config["MLSTACK"].MAX_BATCH_ROWS
+            mimetype = req.mimetype
             if mimetype == "application/json" or mimetype.endswith("+json"):
-                instances, proba = _parse_json(request.get_data(cache=False))
+                instances, proba = _parse_json(req.get_data(cache=False))
                 loaded.check_proba(proba)
                 matrix, n = loaded.schema.rows_to_matrix(instances, max_rows)
             elif mimetype in ("text/csv", "application/csv"):
-                proba = (request.args.get("return_proba") or "").lower() in ("1", "true", "yes")
+                proba = (req.args.get("return_proba") or "").lower() in ("1", "true", "yes")
                 loaded.check_proba(proba)
-                matrix, n = loaded.schema.csv_to_matrix(request.get_data(cache=False), max_rows)
+                matrix, n = loaded.schema.csv_to_matrix(req.get_data(cache=False), max_rows)
             else:
                 raise UnsupportedMediaType(f"unsupported content type {mimetype or '(none)'!r}: "
                                            "send application/json or text/csv")
@@ -104,5 +105,5 @@ class Prediction(Resource):
         out.update(result)
         g.prediction = (loaded.name, loaded.version, n)
         observe_prediction(loaded.name, loaded.version, n)
-        return current_app.response_class(
+        return app.response_class(
             orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY), mimetype="application/json")
