@@ -454,14 +454,27 @@ def main() -> None:
 
         print("bench: HTTP ceiling ...", flush=True)
         result["ceiling"] = ceiling(stack, bodies["bench-b"]["1"], args)
+        # Single rows for every model first, right after the ceiling they are compared
+        # with, and before the batch loads below grow the workers' heaps.
         for name, m in models.items():
-            print(f"bench: {m['label']} ...", flush=True)
+            print(f"bench: {m['label']}: single rows ...", flush=True)
             url = f"/api/v1/models/{name}/predict"
             before = predict_counters(name)
             entry = {"label": m["label"], "floor": model_floor(m["est"], m["X"], m["names"]),
                      "single_nginx": load(NGINX + url, bodies[name]["1"], args)}
             entry["single_rows_per_call"] = rows_per_call(before, predict_counters(name))
             entry["single_direct"] = load(GUNICORN + url, bodies[name]["1"], args)
+            result["models"][name] = entry
+        print("bench: trained categorical model ...", flush=True)
+        result["models"]["bench-d"] = {
+            "label": "D trained pipeline (categorical + missing), RandomForest(100)",
+            "single_nginx": load(NGINX + "/api/v1/models/bench-d/predict", d_body, args),
+            "single_direct": load(GUNICORN + "/api/v1/models/bench-d/predict", d_body, args),
+        }
+        for name, m in models.items():
+            print(f"bench: {m['label']}: batches ...", flush=True)
+            url = f"/api/v1/models/{name}/predict"
+            entry = result["models"][name]
             b1k = load(NGINX + url, bodies[name]["1k"], args, BATCH_CONNECTIONS)
             b10k = load(NGINX + url, bodies[name]["10k"], args, BATCH_CONNECTIONS)
             entry["rows_1k_per_s"] = b1k["req_per_s"] * 1000
@@ -471,13 +484,6 @@ def main() -> None:
                 csv = load(NGINX + url, bodies[name]["csv10k"], args, BATCH_CONNECTIONS, "text/csv")
                 entry["csv_10k_rows_per_s"] = csv["req_per_s"] * 10_000
                 entry["batch_errors"] += csv["errors"]
-            result["models"][name] = entry
-        print("bench: trained categorical model ...", flush=True)
-        result["models"]["bench-d"] = {
-            "label": "D trained pipeline (categorical + missing), RandomForest(100)",
-            "single_nginx": load(NGINX + "/api/v1/models/bench-d/predict", d_body, args),
-            "single_direct": load(GUNICORN + "/api/v1/models/bench-d/predict", d_body, args),
-        }
         result["memory"]["after_load"] = stack_memory(stack)
         result["restart_all_to_ready_s"] = round(restart_time(stack), 2)
     finally:
