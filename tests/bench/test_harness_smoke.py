@@ -1,0 +1,64 @@
+"""A smoke run of the benchmark harness (`make bench`) with one-second loads: it starts
+the stack, registers and trains the benchmark models, drives every load with wrk and
+writes its results. Speed is not asserted here (bench/results/ holds the real runs):
+this checks that the harness works on a fresh machine and that nothing it sends fails.
+
+Runs before tests/integration (collection order), whose session stack holds the same
+fixed ports."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import need_binary
+from tests.pgserver import find_bindir
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_bench_harness_runs_end_to_end(tmp_path):
+    for binary in ("wrk", "nginx"):
+        if shutil.which(binary) is None and not Path(f"/usr/sbin/{binary}").exists():
+            need_binary(binary)
+    if find_bindir() is None:
+        need_binary("PostgreSQL server binaries")
+    busy = [p for p in (5000, 5001) if _port_open(p)]
+    if busy:
+        pytest.fail(f"ports {busy} are in use: the harness starts the stack on fixed ports")
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MODEL_STORE", "LOG_DIR")}
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "-m", "bench.run", "--duration", "1", "--warmup", "1",
+                           "--repeat", "1", "--out", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    [path] = out.glob("*.json")
+    result = json.loads(path.read_text())
+    assert set(result["models"]) == {"bench-a", "bench-b", "bench-c", "bench-d"}
+    assert result["ceiling"]["nginx"]["req_per_s"] > 0 and result["ceiling"]["nginx"]["errors"] == 0
+    for name, m in result["models"].items():
+        for run in ("single_nginx", "single_direct"):
+            assert m[run]["requests"] > 0 and m[run]["errors"] == 0, (name, run, m[run])
+        if name != "bench-d":
+            assert m["batch_errors"] == 0, name
+            assert m["single_rows_per_call"] >= 1, name  # every request predicted, some together
+            assert m["floor"]["one_row_calls_per_s"] > 0
+    assert result["models"]["bench-b"]["csv_10k_rows_per_s"] > 0
+    assert max(result["memory"]["loaded"]["gunicorn_worker_uss_mb"]) > 0
+    assert result["restart_all_to_ready_s"] > 0
+    assert len(result["targets"]) == 9  # every target evaluated (met or not is the bench's business)
+    assert "| target | measured | met |" in (out / "latest.md").read_text()
+    assert not _port_open(5000) and not _port_open(5001), "the harness left the stack running"
