@@ -86,6 +86,8 @@ def when_ready(server):
     registry, db = extensions.get("mlstack.registry"), extensions.get("mlstack.db")
     if registry is None:
         return
+    # Flask compiles its URL map on the first request: here, once, instead of in every worker.
+    app.url_map.update()
     try:
         server.log.info("preloaded %d production model(s) in the master", registry.warm())
     except Exception as exc:  # noqa: BLE001 - workers load lazily instead

@@ -326,13 +326,19 @@ class Registry:
         return loaded
 
     def warm(self) -> int:
-        """Load every production version now (gunicorn preload: shared by the workers)."""
+        """Load every production version now and predict once with it (gunicorn preload:
+        the workers share the models and start with them initialised)."""
         count = 0
         for name, version in self.production_versions().items():
             if version is not None:
                 try:
-                    self.resolve(name, version)
+                    loaded = self.resolve(name, version)
                     count += 1
                 except Exception:  # noqa: BLE001 - a bad artifact must not stop the service
                     log.exception("could not load %s v%s", name, version)
+                    continue
+                try:
+                    loaded.warm_up()
+                except Exception as exc:  # noqa: BLE001 - a warm-up is only an optimisation
+                    log.warning("could not warm %s v%s up: %s: %s", name, version, type(exc).__name__, exc)
         return count

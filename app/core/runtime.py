@@ -125,6 +125,17 @@ class LoadedModel:
         self.check_proba(return_proba)
         if self.on_call is not None:
             self.on_call(self.name, self.version)
+        return self._estimate(matrix, return_proba)
+
+    def warm_up(self) -> None:
+        """One uncounted prediction on the schema's example row. scikit-learn sets
+        itself up on an estimator's first call (7.5 ms against 1.3 ms after, for a
+        gradient boosting model); done in gunicorn's master before it forks, no worker
+        pays it on a request (and with it every request batched alongside)."""
+        matrix, _ = self.schema.rows_to_matrix([self.schema.example_instance()], 1)
+        self._estimate(matrix, self.has_proba)
+
+    def _estimate(self, matrix: np.ndarray, return_proba: bool) -> dict:
         X = self._input(matrix)
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             out: dict[str, Any] = {"predictions": _to_list(self.estimator.predict(X))}
