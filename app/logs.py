@@ -25,19 +25,18 @@ class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
     for its position, so it rolls over just after crossing maxBytes instead of just
     before."""
 
+    def _open(self):
+        stream = super()._open()
+        # never roll over anything but a regular file (bpo-45401: /dev/stdout, a pipe)
+        self._regular = os.path.isfile(self.baseFilename)
+        return stream
+
     def shouldRollover(self, record: logging.LogRecord) -> bool:
         if self.maxBytes <= 0:
             return False
         if self.stream is None:
             self.stream = self._open()
-        # never roll over anything but a regular file (bpo-45401: /dev/stdout, a pipe)
-        if getattr(self, "_regular", None) is None:
-            self._regular = os.path.isfile(self.baseFilename)
         return self._regular and self.stream.tell() >= self.maxBytes
-
-    def doRollover(self) -> None:
-        super().doRollover()
-        self._regular = None
 
 
 def configure_logging(conf: Path, log_dir: Path) -> None:
@@ -48,8 +47,8 @@ def configure_logging(conf: Path, log_dir: Path) -> None:
                                   disable_existing_loggers=False)
 
 
-def request_id() -> str:
-    return getattr(g, "request_id", None) or "-"
+def request_id(ctx=g) -> str:
+    return getattr(ctx, "request_id", None) or "-"
 
 
 def init_request_logging(app: Flask,
@@ -69,7 +68,7 @@ def init_request_logging(app: Flask,
         ctx, req = g._get_current_object(), request._get_current_object()
         end = time.perf_counter()
         seconds = end - getattr(ctx, "start", end)
-        rid = getattr(ctx, "request_id", None) or "-"
+        rid = request_id(ctx)
         response.headers["X-Request-ID"] = rid
         if observe is not None:
             observe(req.method, req.url_rule.rule if req.url_rule is not None else "unmatched",
