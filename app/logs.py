@@ -7,6 +7,7 @@ import logging.config
 import logging.handlers
 import os
 import re
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -37,6 +38,26 @@ class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
         if self.stream is None:
             self.stream = self._open()
         return self._regular and self.stream.tell() >= self.maxBytes
+
+
+class Formatter(logging.Formatter):
+    """logging.Formatter, with each second's timestamp rendered once: the same text as
+    the stdlib's, without a localtime() and strftime() per record (measured: 12 us of
+    the 270 us a prediction request spends outside `predict`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._cached: tuple = (None, "")  # ((second, datefmt, converter), text): replaced whole
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        key = (int(record.created), datefmt, self.converter)
+        cached_key, text = self._cached
+        if key != cached_key:
+            text = time.strftime(datefmt or self.default_time_format, self.converter(record.created))
+            self._cached = (key, text)
+        if datefmt or not self.default_msec_format:
+            return text
+        return self.default_msec_format % (text, record.msecs)
 
 
 def configure_logging(conf: Path, log_dir: Path) -> None:
@@ -76,9 +97,13 @@ def init_request_logging(app: Flask,
         if access_log.isEnabledFor(logging.INFO):
             prediction = getattr(ctx, "prediction", None)
             extra = " model=%s version=%s rows=%d" % prediction if prediction else ""
-            access_log.info(
+            # Logger.info less its findCaller() stack walk (7 us a request): the caller is
+            # known, this line. Filters and handlers apply as usual.
+            access_log.handle(access_log.makeRecord(
+                access_log.name, logging.INFO, __file__, sys._getframe().f_lineno,
                 "rid=%s method=%s path=%s status=%d duration_ms=%.2f remote=%s%s",
-                rid, req.method, req.path, response.status_code, seconds * 1000,
-                req.remote_addr or "-", extra,
-            )
+                (rid, req.method, req.path, response.status_code, seconds * 1000,
+                 req.remote_addr or "-", extra),
+                None, "_finish",
+            ))
         return response
