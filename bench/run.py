@@ -4,9 +4,9 @@ Starts the stack natively through conf/stack.sh (the runner the integration test
 use), registers the benchmark models through the API, and drives load with wrk from
 a second process on 127.0.0.1. In the same run it measures the two references that
 bound us: the model floor (in-process predict on one core) and the HTTP ceiling (a
-bare WSGI app under the same gunicorn settings, through the same nginx). Every
-figure is also reported as a ratio to them, because absolute numbers drift on
-shared machines. Writes bench/results/<date>.json and prints a Markdown table.
+bare WSGI app under the same gunicorn settings, through the same nginx), and the
+framework bound (an empty flask-restx resource, likewise). Every figure is also
+reported as a ratio to them, because absolute numbers drift on shared machines. Writes bench/results/<date>.json and prints a Markdown table.
 
     python -m bench.run [--duration 10] [--warmup 2] [--repeat 3] [--out bench/results]
 """
@@ -306,27 +306,36 @@ def check_answers(name: str, est, X: np.ndarray) -> None:
         sys.exit(f"bench: {name} answers differ from the model's own predictions")
 
 
-def ceiling(stack: Stack, body: Path, args) -> dict:
-    """The bare WSGI app on gunicorn's port with the same settings, behind the same nginx."""
+def references(stack: Stack, body: Path, args) -> dict[str, dict]:
+    """The HTTP ceiling (bench/ceiling.py, a bare WSGI app) and the framework bound
+    (bench/framework.py, an empty flask-restx resource on the prediction URL), each on
+    gunicorn's port with mlstack's gunicorn settings, behind the same nginx."""
     stack.ctl("stop", "gunicorn")
-    env = {**stack.env, "GUNICORN_CONTROL_SOCKET": str(STATE / "run" / "ceiling.ctl"),
+    try:
+        return {"ceiling": _reference(stack, "ceiling:app", "/", body, args),
+                "framework": _reference(stack, "framework:app", "/api/v1/models/bench-b/predict", body, args)}
+    finally:
+        stack.ctl("start", "gunicorn")
+        stack.wait_ready(120)
+
+
+def _reference(stack: Stack, app: str, path: str, body: Path, args) -> dict:
+    env = {**stack.env, "GUNICORN_CONTROL_SOCKET": str(STATE / "run" / "reference.ctl"),
            "PROMETHEUS_MULTIPROC_DIR": ""}
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "conf" / "gunicorn.conf.py"),
-                             "--chdir", str(ROOT / "bench"), "ceiling:app"], env=env,
+                             "--chdir", str(ROOT / "bench"), app], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
             try:
-                if requests.post(GUNICORN + "/", data=b"{}", timeout=1).status_code == 200:
+                if requests.post(GUNICORN + path, data=b"{}", timeout=1).status_code == 200:
                     break
             except requests.RequestException:
                 time.sleep(0.1)
-        return {"nginx": load(NGINX + "/", body, args), "direct": load(GUNICORN + "/", body, args)}
+        return {"nginx": load(NGINX + path, body, args), "direct": load(GUNICORN + path, body, args)}
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
-        stack.ctl("start", "gunicorn")
-        stack.wait_ready(120)
 
 
 def restart_time(stack: Stack) -> float:
@@ -373,7 +382,8 @@ def rows_per_call(before: tuple[float, float], after: tuple[float, float]) -> fl
 
 
 def markdown(r: dict) -> str:
-    c = r["ceiling"]
+    c, fw = r["ceiling"], r["framework"]
+    b = r["models"]["bench-b"]["single_nginx"]["req_per_s"]
     lines = [f"Run {r['date']} on {r['machine']} (gunicorn {WORKERS} workers; wrk -t2 -c{CONNECTIONS}, "
              f"{r['settings']['duration']} s x {r['settings']['repeat']}, median run).", "",
              f"HTTP ceiling (bare WSGI app): {c['nginx']['req_per_s']:.0f} req/s via nginx, "
@@ -381,6 +391,11 @@ def markdown(r: dict) -> str:
              "gunicorn for the whole run, so one worker may hold most of them (nginx replaces its "
              "upstream connections every 8 requests, which evens the load out): the ratios use "
              "the runs through nginx.", "",
+             f"Framework bound (an empty flask-restx resource on the prediction URL, same gunicorn "
+             f"and nginx): {fw['nginx']['req_per_s']:.0f} req/s via nginx "
+             f"({fw['nginx']['req_per_s'] / c['nginx']['req_per_s']:.2f}x the ceiling), "
+             f"{fw['direct']['req_per_s']:.0f} req/s direct; model B reaches "
+             f"{b / fw['nginx']['req_per_s']:.2f}x of it.", "",
              "| model | single via nginx req/s (x ceiling, x floor) | p50 / p99 ms | errors | rows per call | "
              "direct req/s | floor calls/s | 1k rows/s | 10k rows/s JSON (x ref) | 10k rows/s CSV (x ref) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -455,10 +470,10 @@ def main() -> None:
         d_body = tmp / "bench-d-1.json"
         d_body.write_bytes(orjson.dumps(d_schema["example"] | {"return_proba": False}))
 
-        print("bench: HTTP ceiling ...", flush=True)
-        result["ceiling"] = ceiling(stack, bodies["bench-b"]["1"], args)
-        # Single rows for every model first, right after the ceiling they are compared
-        # with, and before the batch loads below grow the workers' heaps.
+        print("bench: HTTP ceiling and framework bound ...", flush=True)
+        result.update(references(stack, bodies["bench-b"]["1"], args))
+        # Single rows for every model first, right after the references they are
+        # compared with, and before the batch loads below grow the workers' heaps.
         for name, m in models.items():
             print(f"bench: {m['label']}: single rows ...", flush=True)
             url = f"/api/v1/models/{name}/predict"

@@ -48,7 +48,10 @@ def test_bench_harness_runs_end_to_end(tmp_path):
     [path] = out.glob("*.json")
     result = json.loads(path.read_text())
     assert set(result["models"]) == {"bench-a", "bench-b", "bench-c", "bench-d"}
-    assert result["ceiling"]["nginx"]["req_per_s"] > 0 and result["ceiling"]["nginx"]["errors"] == 0
+    for reference in ("ceiling", "framework"):
+        for run in ("nginx", "direct"):
+            measured = result[reference][run]
+            assert measured["req_per_s"] > 0 and measured["errors"] == 0, (reference, run, measured)
     for name, m in result["models"].items():
         for run in ("single_nginx", "single_direct"):
             assert m[run]["requests"] > 0 and m[run]["errors"] == 0, (name, run, m[run])
@@ -60,5 +63,6 @@ def test_bench_harness_runs_end_to_end(tmp_path):
     assert max(result["memory"]["loaded"]["gunicorn_worker_uss_mb"]) > 0
     assert result["restart_all_to_ready_s"] > 0
     assert len(result["targets"]) == 9  # every target evaluated (met or not is the bench's business)
-    assert "| target | measured | met |" in (out / "latest.md").read_text()
+    table = (out / "latest.md").read_text()
+    assert "| target | measured | met |" in table and "Framework bound" in table
     assert not _port_open(5000) and not _port_open(5001), "the harness left the stack running"
