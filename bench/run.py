@@ -2,11 +2,12 @@
 
 Starts the stack natively through conf/stack.sh (the runner the integration tests
 use), registers the benchmark models through the API, and drives load with wrk from
-a second process on 127.0.0.1. In the same run it measures the two references that
-bound us: the model floor (in-process predict on one core) and the HTTP ceiling (a
-bare WSGI app under the same gunicorn settings, through the same nginx), and the
-framework bound (an empty flask-restx resource, likewise). Every figure is also
-reported as a ratio to them, because absolute numbers drift on shared machines. Writes bench/results/<date>.json and prints a Markdown table.
+a second process on 127.0.0.1. In the same run it measures the references that bound
+us: the model floor (in-process predict on one core), the HTTP ceiling (a bare WSGI
+app under the same gunicorn settings, through the same nginx) and the framework bound
+(an empty flask-restx resource, likewise). Every figure is also reported as a ratio
+to them, because absolute numbers drift on shared machines. Writes
+bench/results/<date>.json and prints a Markdown table.
 
     python -m bench.run [--duration 10] [--warmup 2] [--repeat 3] [--out bench/results]
 """
