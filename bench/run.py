@@ -102,17 +102,22 @@ def rate(fn, seconds: float = 1.5, min_calls: int = 5) -> float:
     return calls / (time.perf_counter() - start)
 
 
-def model_floor(est, X: np.ndarray, names: list[str], batches: bool) -> dict:
-    """In-process predict on one core: calls/s for one row or, with `batches`, rows/s
-    for batches and the request-shaped references (orjson decode + array conversion +
-    predict; CSV parse + predict) on 10,000 rows. Measured right before the HTTP runs
-    they are compared with."""
+def one_row_floor(est, X: np.ndarray) -> dict:
+    """In-process predict on one core, one row per call: calls/s. Measured right before
+    the single-row HTTP runs it is compared with."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return {"one_row_calls_per_s": rate(lambda: est.predict(X[:1]))}
+
+
+def batch_floor(est, X: np.ndarray, names: list[str]) -> dict:
+    """In-process predict on one core: rows/s for batches, and the request-shaped
+    references (orjson decode + array conversion + predict; CSV parse + predict) on
+    10,000 rows. Measured right before the batch HTTP runs they are compared with."""
     import pandas as pd
     from threadpoolctl import threadpool_limits
 
-    if not batches:
-        with threadpool_limits(1):
-            return {"one_row_calls_per_s": rate(lambda: est.predict(X[:1]))}
     rows1k = np.resize(X, (1000, X.shape[1]))
     rows10k = np.resize(X, (10_000, X.shape[1]))
     body10k = orjson.dumps({"instances": rows10k.tolist()})
@@ -479,7 +484,7 @@ def main() -> None:
             print(f"bench: {m['label']}: single rows ...", flush=True)
             url = f"/api/v1/models/{name}/predict"
             before = predict_counters(name)
-            entry = {"label": m["label"], "floor": model_floor(m["est"], m["X"], m["names"], batches=False),
+            entry = {"label": m["label"], "floor": one_row_floor(m["est"], m["X"]),
                      "single_nginx": load(NGINX + url, bodies[name]["1"], args)}
             entry["single_rows_per_call"] = rows_per_call(before, predict_counters(name))
             entry["single_direct"] = load(GUNICORN + url, bodies[name]["1"], args)
@@ -494,7 +499,7 @@ def main() -> None:
             print(f"bench: {m['label']}: batches ...", flush=True)
             url = f"/api/v1/models/{name}/predict"
             entry = result["models"][name]
-            entry["floor"].update(model_floor(m["est"], m["X"], m["names"], batches=True))
+            entry["floor"].update(batch_floor(m["est"], m["X"], m["names"]))
             b1k = load(NGINX + url, bodies[name]["1k"], args, BATCH_CONNECTIONS)
             b10k = load(NGINX + url, bodies[name]["10k"], args, BATCH_CONNECTIONS)
             entry["rows_1k_per_s"] = b1k["req_per_s"] * 1000
