@@ -11,11 +11,10 @@ class MLStack(Flask):
     def log_exception(self, exc_info) -> None:
         """Expected failures (a ServiceError such as 503 while the database is down, or
         the database refusing connections) get one line; anything else a traceback."""
-        from app.api import DATABASE_DOWN
         from app.core.errors import ServiceError
 
         exc = exc_info[1] if isinstance(exc_info, tuple) else None
-        if isinstance(exc, (ServiceError, *DATABASE_DOWN)):
+        if isinstance(exc, ServiceError):
             self.logger.warning("%s %s: %s: %s", request.method, request.path, type(exc).__name__,
                                 getattr(exc, "message", None) or str(exc).splitlines()[0][:200])
             return
@@ -23,13 +22,11 @@ class MLStack(Flask):
 
 
 def create_app(config: Config | None = None) -> Flask:
-    from app.api import create_api_blueprint, error_body
-    from app.core.datasets import DatasetStore
-    from app.core.queue import JobQueue
-    from app.core.registry import ArtifactStore, Registry
-    from app.db import Database
+    from app.api import create_api_blueprint
+    from app.api.errors import error_body
     from app.logs import configure_logging, init_request_logging
-    from app.metrics import observe_predict_call, observe_request, render
+    from app.metrics import observe_predict_call, observe_prediction, observe_request, render
+    from app.services import attach, build_services
 
     config = config or config_from_env()
     config.ensure_token()
@@ -39,7 +36,6 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.update(
         TESTING=config.TESTING,
         MAX_CONTENT_LENGTH=config.MAX_CONTENT_LENGTH,
-        MLSTACK=config,
         RESTX_MASK_SWAGGER=False,
         ERROR_404_HELP=False,
     )
@@ -49,16 +45,8 @@ def create_app(config: Config | None = None) -> Flask:
         n = config.TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
 
-    db = Database(config.DATABASE_URL)
-    registry = Registry(db, ArtifactStore(config.MODEL_STORE),
-                        refresh_seconds=config.REGISTRY_REFRESH_SECONDS,
-                        allow_pickle=config.ALLOW_PICKLE,
-                        batch_wait=config.BATCH_MAX_WAIT_MS / 1000, batch_rows=config.BATCH_MAX_ROWS,
-                        on_predict_call=observe_predict_call)
-    app.extensions["mlstack.db"] = db
-    app.extensions["mlstack.registry"] = registry
-    app.extensions["mlstack.datasets"] = DatasetStore(db, config.DATASET_STORE, config.MAX_DATASET_BYTES)
-    app.extensions["mlstack.queue"] = JobQueue(db, config.JOB_HEARTBEAT_TIMEOUT, config.JOB_MAX_ATTEMPTS)
+    attach(app, build_services(config, on_predict_call=observe_predict_call,
+                               on_prediction=observe_prediction))
 
     init_request_logging(app, observe_request)
     app.register_blueprint(create_api_blueprint())

@@ -6,25 +6,64 @@ from __future__ import annotations
 
 import os
 import secrets
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _env_int(name: str, default: int) -> int:
+# Old names still read, with a warning, when the new one is not set.
+RENAMED = {
+    "MAX_PREDICT_ROWS": "MAX_BATCH_ROWS",
+    "MICROBATCH_MAX_ROWS": "BATCH_MAX_ROWS",
+    "MICROBATCH_MAX_WAIT_MS": "BATCH_MAX_WAIT_MS",
+}
+
+
+def _env(name: str) -> str | None:
     raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
+    old = RENAMED.get(name)
+    if raw in (None, "") and old and os.environ.get(old) not in (None, ""):
+        warnings.warn(f"{old} is deprecated: set {name} instead", FutureWarning, stacklevel=3)
+        raw = os.environ[old]
+    return raw if raw not in (None, "") else None
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name)
+    return int(raw) if raw is not None else default
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name)
+    return float(raw) if raw is not None else default
+
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def parse_bool(raw: str) -> bool:
+    """The one reading of a true/false word, for the environment and request flags."""
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"expected one of {sorted(TRUE_WORDS | FALSE_WORDS)}, got {raw!r}")
 
 
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw in (None, ""):
         return default
-    return raw.strip().lower() in ("1", "true", "yes", "on")
+    try:
+        return parse_bool(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 class Config:
-    ENV_NAME = "development"
     TESTING = False
     VAR_DIR = Path(os.environ.get("MLSTACK_VAR", ROOT / "var"))
 
@@ -34,25 +73,25 @@ class Config:
         self.MODEL_STORE = Path(os.environ.get("MODEL_STORE") or var / "models")
         self.LOG_DIR = Path(os.environ.get("LOG_DIR") or var / "log")
         self.API_TOKEN = os.environ.get("API_TOKEN") or None
-        self.MAX_BATCH_ROWS = _env_int("MAX_BATCH_ROWS", 10_000)
+        self.MAX_PREDICT_ROWS = _env_int("MAX_PREDICT_ROWS", 10_000)  # rows per request
         # request bodies: model and dataset uploads are the largest
         self.MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 100) * 1024 * 1024
         self.ALLOW_PICKLE = _env_bool("ALLOW_PICKLE", False)  # dangerous: executes code on load
-        self.REGISTRY_REFRESH_SECONDS = float(os.environ.get("REGISTRY_REFRESH_SECONDS", "1.0"))
+        self.REGISTRY_REFRESH_SECONDS = _env_float("REGISTRY_REFRESH_SECONDS", 1.0)
         self.SEED_DEMO_MODELS = _env_bool("SEED_DEMO_MODELS", True)
         self.LOGGING_CONF = Path(os.environ.get("LOGGING_CONF") or ROOT / "logging.conf")
         self.TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 1)
-        # micro-batching of concurrent predictions (0 turns it off)
-        self.BATCH_MAX_WAIT_MS = float(os.environ.get("BATCH_MAX_WAIT_MS", "2"))
-        self.BATCH_MAX_ROWS = _env_int("BATCH_MAX_ROWS", 256)
+        # micro-batching of concurrent predictions (a wait of 0 turns it off)
+        self.MICROBATCH_MAX_WAIT_MS = _env_float("MICROBATCH_MAX_WAIT_MS", 2.0)
+        self.MICROBATCH_MAX_ROWS = _env_int("MICROBATCH_MAX_ROWS", 256)
         # training: uploaded datasets, the job queue and its workers
         self.DATASET_STORE = Path(os.environ.get("DATASET_STORE") or var / "datasets")
         self.MAX_DATASET_BYTES = _env_int("MAX_DATASET_MB", 100) * 1024 * 1024
         # a multipart upload carries its form fields too: leave room for them
         self.MAX_CONTENT_LENGTH = max(self.MAX_CONTENT_LENGTH, self.MAX_DATASET_BYTES + 1024 * 1024)
-        self.JOB_HEARTBEAT_TIMEOUT = float(os.environ.get("JOB_HEARTBEAT_TIMEOUT", "60"))
+        self.JOB_HEARTBEAT_TIMEOUT = _env_float("JOB_HEARTBEAT_TIMEOUT", 60.0)
         self.JOB_MAX_ATTEMPTS = _env_int("JOB_MAX_ATTEMPTS", 3)
-        self.WORKER_POLL_SECONDS = float(os.environ.get("WORKER_POLL_SECONDS", "1.0"))
+        self.WORKER_POLL_SECONDS = _env_float("WORKER_POLL_SECONDS", 1.0)
 
     def ensure_token(self) -> None:
         """Development: a token is generated on first use, kept under var/ so every
@@ -78,8 +117,6 @@ class DevelopmentConfig(Config):
 
 
 class ProductionConfig(Config):
-    ENV_NAME = "production"
-
     def ensure_token(self) -> None:
         if not self.API_TOKEN:
             raise RuntimeError("API_TOKEN must be set in production (MLSTACK_ENV=production)")
@@ -87,7 +124,6 @@ class ProductionConfig(Config):
 
 class TestingConfig(Config):
     __test__ = False  # not a pytest test class
-    ENV_NAME = "testing"
     TESTING = True
 
     def __init__(self, var_dir: Path | None = None, **overrides) -> None:
@@ -100,6 +136,17 @@ class TestingConfig(Config):
             setattr(self, key, value)
 
 
+ENVIRONMENTS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestingConfig,
+}
+
+
 def config_from_env() -> Config:
-    name = os.environ.get("MLSTACK_ENV", "development").lower()
-    return {"production": ProductionConfig, "testing": TestingConfig}.get(name, DevelopmentConfig)()
+    """The configuration MLSTACK_ENV names (default development); a name that is not
+    one of them is refused rather than silently becoming development."""
+    name = (os.environ.get("MLSTACK_ENV") or "development").strip().lower()
+    if name not in ENVIRONMENTS:
+        raise ValueError(f"MLSTACK_ENV={name!r}: use one of {', '.join(ENVIRONMENTS)}")
+    return ENVIRONMENTS[name]()

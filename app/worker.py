@@ -23,13 +23,13 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.config import Config, config_from_env
+from app.config import config_from_env
 from app.core import training
 from app.core.datasets import DatasetStore
-from app.core.errors import ServiceError
+from app.core.errors import DatabaseUnavailable, ServiceError
 from app.core.queue import JobQueue
-from app.core.registry import ArtifactStore, Registry
-from app.db import Database
+from app.core.registry import Registry
+from app.services import Services, build_services
 
 log = logging.getLogger("app.worker")  # not __main__ under `python -m app.worker`
 
@@ -59,7 +59,7 @@ class Heartbeat:
                     self.lost = True
                     log.warning("job %s is no longer held by this worker", self.job_id)
                     return
-            except SQLAlchemyError as exc:  # keep trying: the database may come back
+            except (DatabaseUnavailable, SQLAlchemyError) as exc:  # keep trying: it may come back
                 log.warning("heartbeat for job %s failed: %s", self.job_id, type(exc).__name__)
 
     def __enter__(self) -> "Heartbeat":
@@ -82,6 +82,11 @@ class Worker:
         self.heartbeat_interval = max(0.2, queue.heartbeat_timeout / 4)
         self.stopping = False
         self._busy = False
+
+    @classmethod
+    def from_services(cls, services: Services) -> "Worker":
+        return cls(services.queue, services.registry, services.datasets,
+                   poll_seconds=services.config.WORKER_POLL_SECONDS)
 
     # ---- signals ---------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -112,7 +117,7 @@ class Worker:
                 if self.run_one():
                     done += 1
                     continue
-            except SQLAlchemyError as exc:
+            except (DatabaseUnavailable, SQLAlchemyError) as exc:
                 log.warning("database unavailable (%s); retrying", type(exc).__name__)
             self._sleep(self.poll_seconds)
         log.info("worker %s stopped after %d job(s)", self.worker_id, done)
@@ -176,22 +181,12 @@ class Worker:
         self.queue.succeed(job_id, self.worker_id, version["version"])
 
 
-def build(config: Config) -> Worker:
-    db = Database(config.DATABASE_URL)
-    registry = Registry(db, ArtifactStore(config.MODEL_STORE),
-                        refresh_seconds=config.REGISTRY_REFRESH_SECONDS,
-                        allow_pickle=config.ALLOW_PICKLE)
-    queue = JobQueue(db, config.JOB_HEARTBEAT_TIMEOUT, config.JOB_MAX_ATTEMPTS)
-    datasets = DatasetStore(db, config.DATASET_STORE, config.MAX_DATASET_BYTES)
-    return Worker(queue, registry, datasets, poll_seconds=config.WORKER_POLL_SECONDS)
-
-
 def main() -> None:
     from app.logs import configure_logging
 
     config = config_from_env()
     configure_logging(config.LOGGING_CONF, config.LOG_DIR)
-    worker = build(config)
+    worker = Worker.from_services(build_services(config))
     worker.install_signal_handlers()
     worker.run()
 

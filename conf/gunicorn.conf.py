@@ -82,19 +82,18 @@ def when_ready(server):
     # including one recycled by max_requests or replaced after a crash while the
     # database happens to be down.
     app = server.app.wsgi()
-    extensions = getattr(app, "extensions", {})
-    registry, db = extensions.get("mlstack.registry"), extensions.get("mlstack.db")
-    if registry is None:
+    services = getattr(app, "extensions", {}).get("mlstack")
+    if services is None:
         return
+    registry, db = services.registry, services.db
     # Flask compiles its URL map on the first request: here, once, instead of in every worker.
     app.url_map.update()
     try:
-        server.log.info("preloaded %d production model(s) in the master", registry.warm())
+        server.log.info("preloaded %d production model(s) in the master", registry.preload_production())
     except Exception as exc:  # noqa: BLE001 - workers load lazily instead
         server.log.warning("could not preload the models: %s", exc)
     finally:
-        if db is not None:
-            db.engine.dispose()  # the master serves nothing: no idle connection to keep
+        db.engine.dispose()  # the master serves nothing: no idle connection to keep
     # Everything loaded so far (libraries, models) moves to a generation the collector
     # never scans: workers then neither copy those pages on write (the collector's
     # bookkeeping touches every object it visits) nor stall on full collections.
@@ -106,9 +105,9 @@ def post_fork(server, worker):
     # connection inherited across fork would be shared by two processes. Drop the
     # inherited pool without closing the master's sockets.
     app = server.app.wsgi()
-    db = getattr(app, "extensions", {}).get("mlstack.db")
-    if db is not None:
-        db.engine.dispose(close=False)
+    services = getattr(app, "extensions", {}).get("mlstack")
+    if services is not None:
+        services.db.engine.dispose(close=False)
 
 
 def child_exit(server, worker):

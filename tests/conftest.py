@@ -13,6 +13,7 @@ import pytest
 
 from app import create_app
 from app.config import TestingConfig
+from app.services import services_of
 from tests.pgserver import PostgresServer, find_bindir
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -56,14 +57,14 @@ def config(tmp_path, database_url):
 @pytest.fixture
 def app(config):
     app = create_app(config)
-    app.extensions["mlstack.db"].upgrade()
+    services_of(app).db.upgrade()
     yield app
-    app.extensions["mlstack.db"].dispose()
+    services_of(app).db.dispose()
 
 
 @pytest.fixture
 def registry(app):
-    return app.extensions["mlstack.registry"]
+    return services_of(app).registry
 
 
 @pytest.fixture(scope="session")

@@ -1,31 +1,14 @@
 """The HTTP layer: a Blueprint at /api/v1 carrying the flask-restx Api (Swagger UI at
-/api/v1/docs), the error mapping and the admin-token check."""
+/api/v1/docs) and its error handlers; each namespace module parses, calls the core and
+answers."""
 from __future__ import annotations
 
-import hmac
-import logging
-from functools import wraps
-
-from flask import Blueprint, current_app, request
-from flask_restx import Api, Model, fields
+from flask import Blueprint
+from flask_restx import Api
 from werkzeug.exceptions import HTTPException
 
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
-from app.core.errors import Forbidden, ServiceError, Unauthorized
-from app.logs import request_id
-
-log = logging.getLogger(__name__)
-
-# The database (not the request) is the problem: 503, and no traceback in the log.
-DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
-
-ERROR_MODEL = Model("Error", {
-    "message": fields.String(required=True, description="What went wrong"),
-    "request_id": fields.String(required=True, description="Echoed in the X-Request-ID header"),
-    "errors": fields.Raw(description="Field -> problem, for validation failures"),
-})
+from app.api.errors import ERROR_MODEL, error_body, status_of
+from app.core.errors import ServiceError
 
 AUTHORIZATIONS = {
     "bearer": {
@@ -35,44 +18,6 @@ AUTHORIZATIONS = {
         "description": "Admin token: `Bearer <API_TOKEN>`",
     }
 }
-
-
-def error_body(message: str, errors: dict | None = None) -> dict:
-    body = {"message": message, "request_id": request_id()}
-    if errors:
-        body["errors"] = errors
-    return body
-
-
-def admin_required(func):
-    """Admin operations take `Authorization: Bearer <API_TOKEN>`: 401 without it,
-    403 with a wrong one."""
-
-    @wraps(func)
-    def wrapper(*args, **kwargs):
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("this operation needs 'Authorization: Bearer <API_TOKEN>'")
-        expected = current_app.config["MLSTACK"].API_TOKEN or ""
-        if not hmac.compare_digest(token.strip().encode(), expected.encode()):
-            raise Forbidden("the bearer token is not valid")
-        return func(*args, **kwargs)
-
-    return wrapper
-
-
-def admin_operation(ns):
-    """An admin operation of namespace `ns`: the token check, and its documentation
-    (bearer security, 401 and 403 answers)."""
-
-    def decorate(func):
-        func = admin_required(func)
-        func = ns.response(401, "Missing token", ERROR_MODEL)(func)
-        func = ns.response(403, "Wrong token", ERROR_MODEL)(func)
-        return ns.doc(security="bearer")(func)
-
-    return decorate
 
 
 def create_api_blueprint() -> Blueprint:
@@ -88,10 +33,19 @@ def create_api_blueprint() -> Blueprint:
         validate=True,
     )
     api.models["Error"] = ERROR_MODEL
+    register_error_handlers(api)
 
+    from app.api import datasets, health, jobs, models, predictions
+
+    for ns in (models.ns, predictions.ns, jobs.train_ns, jobs.ns, datasets.ns, jobs.algo_ns, health.ns):
+        api.add_namespace(ns)
+    return bp
+
+
+def register_error_handlers(api: Api) -> None:
     @api.errorhandler(ServiceError)
     def _service_error(exc: ServiceError):
-        return error_body(exc.message, exc.errors), exc.status
+        return error_body(exc.message, exc.errors), status_of(exc)
 
     @api.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -102,18 +56,6 @@ def create_api_blueprint() -> Blueprint:
             exc.data = body  # flask-restx answers with exc.data over the handler's result
         return body, exc.code or 500
 
-    def _database_down(exc: Exception):
-        return error_body("the database is unavailable; try again shortly"), 503
-
-    for exc_class in DATABASE_DOWN:
-        api.errorhandler(exc_class)(_database_down)
-
     @api.errorhandler(Exception)
     def _unexpected(exc: Exception):  # flask-restx logs it (Flask.log_exception)
         return error_body("internal error"), 500
-
-    from app.api import datasets, health, jobs, models, predictions
-
-    for ns in (models.ns, predictions.ns, jobs.train_ns, jobs.ns, datasets.ns, jobs.algo_ns, health.ns):
-        api.add_namespace(ns)
-    return bp

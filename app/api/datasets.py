@@ -2,13 +2,15 @@
 "breast_cancer", "diabetes") and uploaded CSVs (ids "1", "2", ...)."""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 from flask_restx import Namespace, Resource, fields
 from werkzeug.datastructures import FileStorage
 
-from app.api import ERROR_MODEL, admin_operation
-from app.core.datasets import read_upload
-from app.core.errors import InvalidInput, UnsupportedMediaType
+from app.api.auth import admin_operation
+from app.api.errors import ERROR_MODEL, UnsupportedMediaType
+from app.core.datasets import DatasetStore, read_upload
+from app.core.errors import InvalidInput
+from app.services import current_services
 
 ns = Namespace("datasets", description="Bundled datasets and uploaded CSVs to train on")
 ns.add_model("Error", ERROR_MODEL)
@@ -45,8 +47,8 @@ upload.add_argument("target", location="form", type=str, required=True,
 upload.add_argument("name", location="form", type=str, help="A name (default: the file name)")
 
 
-def datasets():
-    return current_app.extensions["mlstack.datasets"]
+def datasets() -> DatasetStore:
+    return current_services().datasets
 
 
 @ns.route("")

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app
 from flask_restx import Namespace, Resource, fields
-from sqlalchemy import text
 
 from app.core.errors import ServiceError
+from app.core.registry import Registry
+from app.services import current_services
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,14 @@ class Ready(Resource):
     @ns.response(503, "The database is unreachable or no model can be loaded", ready_answer)
     def get(self):
         """Readiness: the database answers and a model can be loaded"""
-        registry = current_app.extensions["mlstack.registry"]
+        services = current_services()
+        registry = services.registry
         checks = {}
         try:
-            with registry.db.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            services.db.ping()
             checks["database"] = "ok"
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
-            checks["database"] = f"unreachable: {type(exc).__name__}"
+        except ServiceError as exc:
+            checks["database"] = exc.message
         try:
             checks["models"] = _models_check(registry)
         except ServiceError as exc:
@@ -50,7 +50,7 @@ class Ready(Resource):
         return {"status": "ready" if ok else "unavailable", "checks": checks}, 200 if ok else 503
 
 
-def _models_check(registry) -> str:
+def _models_check(registry: Registry) -> str:
     production = {n: v for n, v in registry.production_versions().items() if v is not None}
     if not production:
         return "no model has a production version"

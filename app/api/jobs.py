@@ -3,12 +3,17 @@ once), follow it (`GET /jobs/{id}`), cancel it while queued. A worker process tr
 and registers the result as a new model version."""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 from flask_restx import Namespace, Resource, fields
 
-from app.api import ERROR_MODEL, admin_operation
+from app.api.auth import admin_operation
+from app.api.errors import ERROR_MODEL
+from app.api.params import int_arg
 from app.core import training
 from app.core.errors import InvalidInput
+from app.core.queue import JobQueue
+from app.core.registry import check_name
+from app.services import current_services
 
 ns = Namespace("jobs", description="Training jobs: queued -> running -> succeeded | failed")
 ns.add_model("Error", ERROR_MODEL)
@@ -60,8 +65,8 @@ algorithm_model = algo_ns.model("Algorithm", {
 })
 
 
-def queue():
-    return current_app.extensions["mlstack.queue"]
+def queue() -> JobQueue:
+    return current_services().queue
 
 
 def job_url(job_id: int) -> str:
@@ -70,19 +75,6 @@ def job_url(job_id: int) -> str:
 
 def with_url(job: dict) -> dict:
     return {**job, "url": job_url(job["id"])}
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name!r} must be an integer", {name: "not an integer"}) from None
-    if not low <= value <= high:
-        raise InvalidInput(f"{name!r} must be from {low} to {high}", {name: "out of range"})
-    return value
 
 
 @ns.route("")
@@ -97,8 +89,8 @@ class JobList(Resource):
         """List jobs, newest first"""
         jobs, total = queue().list(status=request.args.get("status") or None,
                                    model=request.args.get("model") or None,
-                                   limit=_int_arg("limit", 50, 1, 500),
-                                   offset=_int_arg("offset", 0, 0, 10**9))
+                                   limit=int_arg("limit", 50, 1, 500),
+                                   offset=int_arg("offset", 0, 0, 10**9))
         return [with_url(j) for j in jobs], 200, {"X-Total-Count": str(total)}
 
 
@@ -134,8 +126,6 @@ class Train(Resource):
     @admin_operation(train_ns)
     def post(self, name):
         """Start training a new version; poll the job it answers with"""
-        from app.core.registry import check_name
-
         check_name(name)
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
@@ -144,7 +134,7 @@ class Train(Resource):
         if not body["dataset"]:
             raise InvalidInput("name a dataset (a bundled name such as 'iris' or an upload id)",
                                {"dataset": "required"})
-        info = current_app.extensions["mlstack.datasets"].info(body["dataset"])
+        info = current_services().datasets.info(body["dataset"])
         spec = training.validate_spec(body, info)
         job = with_url(queue().enqueue(name, spec))
         return job, 202, {"Location": job["url"]}

@@ -3,12 +3,16 @@ older version)."""
 from __future__ import annotations
 
 import orjson
-from flask import current_app, request
+from flask import request
 from flask_restx import Namespace, Resource, fields
 from werkzeug.datastructures import FileStorage
 
-from app.api import ERROR_MODEL, admin_operation
+from app.api.auth import admin_operation
+from app.api.errors import ERROR_MODEL, UnsupportedMediaType
+from app.api.params import bool_value, version_arg
 from app.core.errors import InvalidInput
+from app.core.registry import PICKLE_SUFFIXES, Registry, check_name
+from app.services import current_services
 
 ns = Namespace("models", description="Registered models, versions, schemas and promotion")
 ns.add_model("Error", ERROR_MODEL)
@@ -67,8 +71,8 @@ upload.add_argument("promote", location="form", type=str, help="'true' to make i
 upload.add_argument("description", location="form", type=str, help="Model description (first upload)")
 
 
-def registry():
-    return current_app.extensions["mlstack.registry"]
+def registry() -> Registry:
+    return current_services().registry
 
 
 def _json_field(name: str):
@@ -109,8 +113,6 @@ class ModelSchema(Resource):
     @ns.response(404, "Unknown model or version", ERROR_MODEL)
     def get(self, name):
         """Show the input schema and a valid example request"""
-        from app.api.predictions import version_arg
-
         loaded = registry().resolve(name, version_arg())
         return {
             "model": loaded.name,
@@ -133,9 +135,6 @@ class VersionList(Resource):
     @admin_operation(ns)
     def post(self, name):
         """Upload a model artifact as a new version"""
-        from app.core.errors import UnsupportedMediaType
-        from app.core.registry import PICKLE_SUFFIXES, check_name
-
         check_name(name)
         if request.mimetype != "multipart/form-data":
             raise UnsupportedMediaType("send multipart/form-data with the artifact in the 'file' field")
@@ -147,7 +146,7 @@ class VersionList(Resource):
         data = file.read()
         if not data:
             raise InvalidInput("the uploaded file is empty", {"file": "empty"})
-        promote = (request.form.get("promote") or "").strip().lower() in ("1", "true", "yes", "on")
+        promote = bool_value("promote", request.form.get("promote"))
         out = registry().add_version(name, data, fmt, schema=_json_field("schema"),
                                      metrics=_json_field("metrics"), promote=promote,
                                      description=request.form.get("description") or None)

@@ -1,15 +1,16 @@
-"""Predictions: the hot path. The body is parsed with orjson (or pandas for CSV),
-checked against the version's schema, predicted, and answered with orjson; the
-model comes from the registry's in-process cache."""
+"""Predictions: the hot path. The body is parsed with orjson (or pandas for CSV) and
+checked against the version's schema; the core's prediction service resolves the
+version, batches and counts; the answer is written with orjson."""
 from __future__ import annotations
 
 import orjson
 from flask import current_app, g, request
 from flask_restx import Namespace, Resource, fields
 
-from app.api import ERROR_MODEL
-from app.core.errors import InvalidInput, UnsupportedMediaType
-from app.metrics import observe_prediction
+from app.api.errors import ERROR_MODEL, UnsupportedMediaType
+from app.api.params import bool_value, version_arg
+from app.core.errors import InvalidInput
+from app.services import services_of
 
 ns = Namespace("predictions", path="/models", description="Predict with a model's production "
                "or a chosen version")
@@ -29,22 +30,6 @@ predict_answer = ns.model("PredictResponse", {
     "probabilities": fields.List(fields.List(fields.Float), description="When asked and supported"),
     "classes": fields.List(fields.Raw, description="Class labels, in probability column order"),
 })
-
-
-def version_arg(req=request) -> int | None:
-    if not req.query_string:  # the common case: no query string to parse
-        return None
-    raw = req.args.get("version")
-    if raw in (None, ""):
-        return None
-    try:
-        version = int(raw)
-    except ValueError:
-        raise InvalidInput(f"version must be a positive integer, got {raw[:40]!r}",
-                           {"version": "not an integer"}) from None
-    if version < 1:
-        raise InvalidInput("version must be a positive integer", {"version": "must be >= 1"})
-    return version
 
 
 def _parse_json(body: bytes) -> tuple[list, bool]:
@@ -83,27 +68,21 @@ class Prediction(Resource):
     def post(self, name):
         """Predict one row or a batch (JSON, or CSV with a header row)"""
         app, req = current_app._get_current_object(), request._get_current_object()  # looked up once
-        registry = app.extensions["mlstack.registry"]
-        # announced before anything else, so a batch being formed waits for our rows
-        with registry.arrivals.slot() as slot:
-            loaded = registry.resolve(name, version_arg(req))
-            max_rows = app.config["MLSTACK"].MAX_BATCH_ROWS
+        with services_of(app).predictions.begin(name, version_arg(req)) as prediction:
+            model = prediction.model
             mimetype = req.mimetype
             if mimetype == "application/json" or mimetype.endswith("+json"):
                 instances, proba = _parse_json(req.get_data(cache=False))
-                loaded.check_proba(proba)
-                matrix, n = loaded.schema.rows_to_matrix(instances, max_rows)
+                model.check_proba(proba)
+                matrix, n = model.schema.rows_to_matrix(instances, prediction.max_rows)
             elif mimetype in ("text/csv", "application/csv"):
-                proba = (req.args.get("return_proba") or "").lower() in ("1", "true", "yes")
-                loaded.check_proba(proba)
-                matrix, n = loaded.schema.csv_to_matrix(req.get_data(cache=False), max_rows)
+                proba = bool_value("return_proba", req.args.get("return_proba"))
+                model.check_proba(proba)
+                matrix, n = model.schema.csv_to_matrix(req.get_data(cache=False), prediction.max_rows)
             else:
                 raise UnsupportedMediaType(f"unsupported content type {mimetype or '(none)'!r}: "
                                            "send application/json or text/csv")
-            result = slot.predict(matrix, proba, loaded.batcher)
-        out = {"model": loaded.name, "version": loaded.version}
-        out.update(result)
-        g.prediction = (loaded.name, loaded.version, n)
-        observe_prediction(loaded.name, loaded.version, n)
+            out = prediction.run(matrix, proba)
+        g.prediction = (model.name, model.version, n)
         return app.response_class(
             orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY), mimetype="application/json")

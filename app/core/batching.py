@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 Predict = Callable[[np.ndarray, bool], dict]
-MAX_YIELDS = 4  # GIL hand-overs a leader offers before it collects (4 and 16 measured alike)
+MAX_YIELDS = 4  # GIL hand-overs a leader offers before it collects
 
 
 class _Item:
@@ -37,9 +37,8 @@ class _Item:
         self.proba = proba
         self.lead = False
         # Held from creation; released once the request is answered or handed the
-        # lead. A bare lock rather than an Event: Event.set runs a Condition's Python
-        # code under the GIL, and the leader sets one per request of its batch
-        # (measured: 9% of a worker's GIL time on model B).
+        # lead. A bare lock rather than an Event, whose set() runs a Condition's Python
+        # code under the GIL once per request (docs/performance.md).
         self.done = threading.Lock()
         self.done.acquire()
         self.result: dict | None = None
@@ -87,7 +86,9 @@ class MicroBatcher:
         """A slot announced to this batcher's arrivals and bound to it."""
         return self._arrivals.slot(self)
 
-    def _submit(self, matrix: np.ndarray, proba: bool) -> dict:
+    def submit(self, slot: "Slot", matrix: np.ndarray, proba: bool) -> dict:
+        """Predict `slot`'s rows, alone or with the requests that arrived with them."""
+        slot.submitted = True
         if self.max_wait <= 0 or len(matrix) >= self.max_rows:
             self._arrivals.withdraw()
             return self._count(self._predict(matrix, proba), len(matrix))
@@ -124,12 +125,9 @@ class MicroBatcher:
     def _collect(self) -> list[_Item]:
         deadline = time.monotonic() + self.max_wait
         # Threads with requests of their own may be waiting for the GIL, unseen: let
-        # them run, so that those that reach their prediction bring their rows. Stop
-        # yielding as soon as a yield brings nothing. sched_yield releases the GIL and
-        # the core and comes straight back; time.sleep(0) sleeps for the timer slack
-        # (55 us here), which a lone request paid for nothing and which held batches
-        # smaller (mean rows per call 3.9 -> 4.5 on B, 2.6 -> 4.7 on C, and A 1,460 ->
-        # 1,700 req/s, B 1,600 -> 1,800, C 450 -> 700 through nginx).
+        # them run, so that those that reach their prediction bring their rows; stop
+        # as soon as a yield brings nothing. sched_yield, not time.sleep(0), which
+        # sleeps for the timer slack (docs/performance.md).
         seen = -1
         for _ in range(MAX_YIELDS):
             if len(self._pending) == seen or self._pending_rows >= self.max_rows:
@@ -207,8 +205,11 @@ class Slot:
         return self
 
     def predict(self, matrix: np.ndarray, proba: bool, batcher: MicroBatcher | None = None) -> dict:
-        self.submitted = True
-        return (batcher or self.batcher)._submit(matrix, proba)
+        """The rows, predicted by `batcher` (default: the one the slot was made for)."""
+        chosen = batcher or self.batcher
+        if chosen is None:
+            raise TypeError("a slot made without a batcher needs one to predict")
+        return chosen.submit(self, matrix, proba)
 
     def __exit__(self, *exc: object) -> None:
         if not self.submitted:

@@ -1,10 +1,9 @@
-"""One exception hierarchy for the domain. Each error carries its HTTP status so the
-API layer maps it with a single handler; the core itself knows nothing about HTTP."""
+"""The domain's errors. The core raises them with plain values; it knows nothing about
+HTTP. The API layer turns each class into a status with one mapping (app/api/errors.py)."""
 from __future__ import annotations
 
 
 class ServiceError(Exception):
-    status = 500
     default_message = "internal error"
 
     def __init__(self, message: str | None = None, errors: dict[str, str] | None = None):
@@ -14,55 +13,49 @@ class ServiceError(Exception):
 
 
 class InvalidInput(ServiceError):
-    status = 400
     default_message = "invalid input"
 
 
-class Unauthorized(ServiceError):
-    status = 401
-    default_message = "missing bearer token"
-
-
-class Forbidden(ServiceError):
-    status = 403
-    default_message = "invalid token"
-
-
 class NotFound(ServiceError):
-    status = 404
     default_message = "not found"
 
 
 class ModelNotFound(NotFound):
-    default_message = "model not found"
+    def __init__(self, name: str):
+        super().__init__(f"model {name!r} not found")
+        self.name = name
 
 
 class VersionNotFound(NotFound):
-    default_message = "model version not found"
+    """`version` None: the model has no production version."""
+
+    def __init__(self, name: str, version: int | None = None):
+        if version is None:
+            super().__init__(f"model {name!r} has no production version")
+        else:
+            super().__init__(f"model {name!r} has no version {version}")
+        self.name, self.version = name, version
 
 
 class Conflict(ServiceError):
-    status = 409
     default_message = "conflict"
 
 
 class PayloadTooLarge(ServiceError):
-    status = 413
     default_message = "payload too large"
 
 
-class UnsupportedMediaType(ServiceError):
-    status = 415
-    default_message = "unsupported media type"
-
-
 class Unavailable(ServiceError):
-    status = 503
     default_message = "service unavailable"
 
 
-class ArtifactCorrupt(ServiceError):
+class DatabaseUnavailable(Unavailable):
+    """The database refused or dropped the connection: the request is not at fault."""
+
+    default_message = "the database is unavailable; try again shortly"
+
+
+class ArtifactCorrupt(Unavailable):
     """An artifact on disk does not match its recorded checksum: an operator problem."""
 
-    status = 503
     default_message = "model artifact failed its checksum"

@@ -163,9 +163,6 @@ class JobQueue:
     def set_stage(self, job_id: int, worker_id: str, stage: str) -> bool:
         return self._owned(job_id, worker_id, stage=stage, heartbeat_at=_now())
 
-    def still_owned(self, job_id: int, worker_id: str) -> bool:
-        return self.heartbeat(job_id, worker_id)
-
     def succeed(self, job_id: int, worker_id: str, result_version: int) -> bool:
         ok = self._owned(job_id, worker_id, status="succeeded", stage="done", error=None,
                          result_version=result_version, finished_at=_now())

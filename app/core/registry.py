@@ -12,15 +12,15 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import sklearn
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
-from app.core.batching import Arrivals
 from app.core.errors import (
+    DatabaseUnavailable,
     InvalidInput,
     ModelNotFound,
     Unavailable,
@@ -34,12 +34,12 @@ from app.db.models import Model, ModelVersion
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not MODEL_NAME.match(name):
+    if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
         raise InvalidInput(
             f"invalid model name {name[:80]!r}: use 1-64 characters a-z, 0-9, '_' or '-', "
             "starting with a letter or digit",
@@ -121,16 +121,11 @@ def algorithm_name(est: Any) -> str:
 
 class Registry:
     def __init__(self, db: Database, store: ArtifactStore, refresh_seconds: float = 1.0,
-                 allow_pickle: bool = False, batch_wait: float = 0.0, batch_rows: int = 256,
-                 on_predict_call: Callable[[str, int], None] | None = None):
+                 allow_pickle: bool = False):
         self.db = db
         self.store = store
         self.refresh_seconds = refresh_seconds
         self.allow_pickle = allow_pickle
-        self.batch_wait = batch_wait
-        self.batch_rows = batch_rows
-        self.on_predict_call = on_predict_call  # told of every estimator call (metrics)
-        self.arrivals = Arrivals()  # prediction requests in this process, for the batchers
         self._lock = threading.Lock()
         self._loaded: dict[tuple[str, int], LoadedModel] = {}
         self._production: dict[str, int | None] = {}
@@ -161,7 +156,7 @@ class Registry:
     def _model(s, name: str) -> Model:
         model = s.scalar(select(Model).where(Model.name == name))
         if model is None:
-            raise ModelNotFound(f"model {name!r} not found")
+            raise ModelNotFound(name)
         return model
 
     @staticmethod
@@ -169,7 +164,7 @@ class Registry:
         v = s.scalar(select(ModelVersion).where(ModelVersion.model_id == model.id,
                                                 ModelVersion.version == version))
         if v is None:
-            raise VersionNotFound(f"model {model.name!r} has no version {version}")
+            raise VersionNotFound(model.name, version)
         return v
 
     # ---- writes --------------------------------------------------------------
@@ -267,9 +262,9 @@ class Registry:
                 with self.db.session() as s:
                     rows = s.execute(select(Model.name, Model.production_version)).all()
                 self._production = {name: version for name, version in rows}
-            except SQLAlchemyError as exc:
+            except (DatabaseUnavailable, SQLAlchemyError) as exc:
                 if not self._production:
-                    raise Unavailable("the model registry database is unreachable") from exc
+                    raise DatabaseUnavailable("the model registry database is unreachable") from exc
                 log.warning("registry refresh failed, serving the last known versions: %s",
                             type(exc).__name__)
             # checked even on failure, so a dead database costs one try per interval
@@ -286,7 +281,7 @@ class Registry:
             else:
                 version = production[name]
             if version is None:
-                raise VersionNotFound(f"model {name!r} has no production version")
+                raise VersionNotFound(name)
         loaded = self._loaded.get((name, version))
         if loaded is not None:
             return loaded
@@ -296,38 +291,32 @@ class Registry:
     def _production_of(self, name: str) -> int | None:
         """One model's production version straight from the database, for a name the
         cached map does not know yet; raises ModelNotFound when there is none."""
-        try:
-            with self.db.session() as s:
-                row = s.execute(select(Model.production_version).where(Model.name == name)).first()
-        except SQLAlchemyError as exc:
-            raise Unavailable("the model registry database is unreachable") from exc
+        with self.db.session() as s:
+            row = s.execute(select(Model.production_version).where(Model.name == name)).first()
         if row is None:
-            raise ModelNotFound(f"model {name!r} not found")
+            raise ModelNotFound(name)
         with self._lock:
             self._production = {**self._production, name: row[0]}
         return row[0]
 
     def _load(self, name: str, version: int) -> LoadedModel:
-        try:
-            with self.db.session() as s:
-                model = self._model(s, name)
-                v = self._version(s, model, version)
-                meta = (v.task, v.feature_schema, v.classes, v.artifact_path, v.artifact_sha256,
-                        v.artifact_format)
-        except SQLAlchemyError as exc:
-            raise Unavailable("the model registry database is unreachable") from exc
+        with self.db.session() as s:
+            model = self._model(s, name)
+            v = self._version(s, model, version)
+            meta = (v.task, v.feature_schema, v.classes, v.artifact_path, v.artifact_sha256,
+                    v.artifact_format)
         task, schema, classes, rel, digest, fmt = meta
         data = read_verified(self.store.path(rel), digest)
         est = load_bytes(data, fmt)
-        loaded = LoadedModel(name, version, task, est, CompiledSchema.from_doc(schema), classes,
-                             self.batch_wait, self.batch_rows, self.arrivals, self.on_predict_call)
+        loaded = LoadedModel(name, version, task, est, CompiledSchema.from_doc(schema), classes)
         with self._lock:
             self._loaded[(name, version)] = loaded
         return loaded
 
-    def warm(self) -> int:
-        """Load every production version now and predict once with it (gunicorn preload:
-        the workers share the models and start with them initialised)."""
+    def preload_production(self) -> int:
+        """Load every production version now and warm it up with one prediction
+        (gunicorn's master: the workers share the models and start with them
+        initialised); returns how many loaded."""
         count = 0
         for name, version in self.production_versions().items():
             if version is not None:

@@ -6,12 +6,11 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import sklearn
 
-from app.core.batching import Arrivals, MicroBatcher
 from app.core.errors import ArtifactCorrupt, InvalidInput
 from app.core.schema import CompiledSchema
 
@@ -79,7 +78,7 @@ def final_estimator(est: Any) -> Any:
     return steps[-1][1] if steps else est
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: one object per loaded artifact
 class LoadedModel:
     """A model version ready to predict: the estimator, its compiled schema and
     what it can answer."""
@@ -90,13 +89,8 @@ class LoadedModel:
     estimator: Any
     schema: CompiledSchema
     classes: list | None
-    batch_wait: float = 0.0
-    batch_rows: int = 256
-    arrivals: Arrivals | None = None
-    on_call: Callable[[str, int], None] | None = None  # (name, version), once per estimator call
 
     def __post_init__(self) -> None:
-        self.batcher = MicroBatcher(self.predict, self.batch_wait, self.batch_rows, self.arrivals)
         self.has_proba = hasattr(final_estimator(self.estimator), "predict_proba") and hasattr(
             self.estimator, "predict_proba")
         # Estimators fitted on a DataFrame want one back (names checked by sklearn).
@@ -118,24 +112,17 @@ class LoadedModel:
             raise InvalidInput(f"model {self.name} v{self.version} does not support probabilities",
                                {"return_proba": "not supported by this model"})
 
+    def warm_up(self) -> None:
+        """Predict once on the schema's example row: scikit-learn sets itself up on an
+        estimator's first call, which no request should pay (docs/performance.md)."""
+        matrix, _ = self.schema.rows_to_matrix([self.schema.example_instance()], 1)
+        self.predict(matrix, self.has_proba)
+
     def predict(self, matrix: np.ndarray, return_proba: bool = False) -> dict:
         """One call on the estimator. Rows were validated against the schema (numbers
         finite, missing values only where the model imputes or takes them), so
         scikit-learn's own repeated checks are skipped."""
         self.check_proba(return_proba)
-        if self.on_call is not None:
-            self.on_call(self.name, self.version)
-        return self._estimate(matrix, return_proba)
-
-    def warm_up(self) -> None:
-        """One uncounted prediction on the schema's example row. scikit-learn sets
-        itself up on an estimator's first call (7.5 ms against 1.3 ms after, for a
-        gradient boosting model); done in gunicorn's master before it forks, no worker
-        pays it on a request (and with it every request batched alongside)."""
-        matrix, _ = self.schema.rows_to_matrix([self.schema.example_instance()], 1)
-        self._estimate(matrix, self.has_proba)
-
-    def _estimate(self, matrix: np.ndarray, return_proba: bool) -> dict:
         X = self._input(matrix)
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             out: dict[str, Any] = {"predictions": _to_list(self.estimator.predict(X))}

@@ -18,7 +18,7 @@ import io
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -338,7 +338,7 @@ class CompiledSchema:
         except pd.errors.ParserError as exc:
             raise InvalidInput(f"the CSV body cannot be parsed: {_first_line(exc)}") from None
         except ValueError:  # a numeric column holds text: find and name the cells
-            frame = self._csv_explain(body, max_rows)
+            self._raise_csv_cell_errors(body, max_rows)
         n = len(frame)
         if n == 0:
             raise InvalidInput("the CSV body has a header but no rows", {"body": "no rows"})
@@ -355,7 +355,8 @@ class CompiledSchema:
             records = frame.astype(object).where(frame.notna(), None).values.tolist()
         return self._slow(records), n
 
-    def _csv_explain(self, body: bytes, max_rows: int):
+    def _raise_csv_cell_errors(self, body: bytes, max_rows: int) -> NoReturn:
+        """Raises InvalidInput naming each numeric cell that holds text."""
         import pandas as pd
 
         try:

@@ -1,16 +1,22 @@
-"""Engine and session factory. Nothing is created at import: `init_engine` is called
-by the app factory or the worker with the configured URL."""
+"""Engine and session factory. Nothing is created at import: `Database(url)` is made
+by `build_services` (app/services.py) with the configured URL."""
 from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.core.errors import DatabaseUnavailable
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The database (not the request) is the problem: raised as DatabaseUnavailable.
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 
 
 def normalise_url(url: str) -> str:
@@ -55,14 +61,26 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: commits on success, rolls back on error."""
-        with self.sessionmaker() as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+        """A unit of work: commits on success, rolls back on error. A refused or dropped
+        connection surfaces as DatabaseUnavailable."""
+        try:
+            with self.sessionmaker() as session:
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+        except DATABASE_DOWN as exc:
+            raise DatabaseUnavailable() from exc
+
+    def ping(self) -> None:
+        """One round trip (readiness); raises DatabaseUnavailable when it fails."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:  # whatever fails, the database cannot serve
+            raise DatabaseUnavailable(f"unreachable: {type(exc).__name__}") from exc
 
     def upgrade(self) -> None:
         """Run Alembic migrations to head."""

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from app.services import services_of
 from tests.conftest import IRIS_FEATURES
 
 
@@ -95,7 +96,7 @@ def test_malformed_bodies_and_wrong_content_types(client, iris, data, content_ty
 
 
 def test_too_many_rows_is_413(client, iris, app):
-    app.config["MLSTACK"].MAX_BATCH_ROWS = 5
+    services_of(app).predictions.max_request_rows = 5
     res = predict(client, "iris", {"instances": [[1, 2, 3, 4]] * 6})
     assert res.status_code == 413
     assert "limit of 5 rows" in res.get_json()["message"]
@@ -129,9 +130,9 @@ def test_a_model_registered_by_another_process_is_served_at_once(client, app, ir
     from app.db import Database
     from tests.conftest import iris_schema
 
-    registry = app.extensions["mlstack.registry"]
+    registry = services_of(app).registry
     registry.production_versions()  # the cached map is fresh: "flowers" is not in it
-    other = Registry(Database(registry.db.url), ArtifactStore(app.config["MLSTACK"].MODEL_STORE))
+    other = Registry(Database(registry.db.url), ArtifactStore(services_of(app).config.MODEL_STORE))
     other.add_estimator("flowers", iris_models["tree"], schema=iris_schema())
     other.db.dispose()
     res = predict(client, "flowers", {"instances": [[1, 2, 3, 4]]})

@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
+from app.services import services_of
 from tests.conftest import AUTH, iris_schema
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
@@ -13,7 +14,7 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 
 def test_no_server_errors_and_responses_match_the_documented_schema(app, iris_models, diabetes_model,
                                                                      mixed_model):
-    registry = app.extensions["mlstack.registry"]
+    registry = services_of(app).registry
     registry.add_estimator("iris", iris_models["tree"], schema=iris_schema())
     registry.add_estimator("iris", iris_models["gb"], schema=iris_schema())
     registry.add_estimator("diabetes", diabetes_model[0])

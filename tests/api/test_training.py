@@ -6,6 +6,7 @@ import io
 
 import pytest
 
+from app.services import services_of
 from app.worker import Worker
 from tests.conftest import AUTH
 
@@ -15,8 +16,8 @@ IRIS_ROW = {"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm
 
 @pytest.fixture
 def worker(app):
-    ext = app.extensions
-    return Worker(ext["mlstack.queue"], ext["mlstack.registry"], ext["mlstack.datasets"],
+    services = services_of(app)
+    return Worker(services.queue, services.registry, services.datasets,
                   worker_id="test-worker", poll_seconds=0.05)
 
 
@@ -119,7 +120,7 @@ def test_a_job_whose_training_fails_is_failed_and_the_worker_goes_on(client, wor
     ds = upload(client, people_csv()).get_json()
     bad = train(client, "people", dataset=ds["id"], algorithm="decision_tree").get_json()
     good = train(client, "flowers", dataset="iris", algorithm="decision_tree").get_json()
-    store = app.extensions["mlstack.datasets"]
+    store = services_of(app).datasets
     (store.root / f"{ds['sha256']}.csv").write_bytes(b"age,label\n")
     assert worker.run_one() and worker.run_one()
     failed = client.get(bad["url"]).get_json()
@@ -196,7 +197,7 @@ def test_dataset_uploads_need_the_token_a_file_and_fit_the_size_limit(client, ap
                       content_type="multipart/form-data")
     assert res.status_code == 400 and "file" in res.get_json()["message"]
     assert client.post("/api/v1/datasets", json={}, headers=AUTH).status_code == 415
-    app.extensions["mlstack.datasets"].max_bytes = 100
+    services_of(app).datasets.max_bytes = 100
     res = upload(client, people_csv())
     assert res.status_code == 413 and "limit" in res.get_json()["message"]
 

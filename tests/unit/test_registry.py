@@ -15,6 +15,7 @@ from app.core.errors import (
     VersionNotFound,
 )
 from app.core.registry import ArtifactStore, Registry
+from app.core.serving import PredictionService
 from app.db import Database
 from tests.conftest import iris_schema
 
@@ -141,20 +142,23 @@ def test_the_cache_keeps_serving_when_the_database_goes_away(reg, iris_models, t
     assert reg.resolve("iris").version == 1
 
 
-def test_warm_loads_and_predicts_once_without_counting_a_call(tmp_path, iris_models, mixed_model, caplog):
+def test_preload_loads_and_predicts_once_without_counting_a_call(tmp_path, iris_models, mixed_model, caplog):
     calls = []
     db = Database(f"sqlite:///{tmp_path / 'w.db'}")
     db.upgrade()
-    reg = Registry(db, ArtifactStore(tmp_path / "store"), on_predict_call=lambda *key: calls.append(key))
+    reg = Registry(db, ArtifactStore(tmp_path / "store"))
     reg.add_estimator("iris", iris_models["gb"], schema=iris_schema())
     est, _ = mixed_model
     reg.add_estimator("people", est)  # categorical + nullable features: the example row must fit
-    fresh = Registry(Database(db.url), ArtifactStore(tmp_path / "store"), on_predict_call=lambda *key: calls.append(key))
-    assert fresh.warm() == 2
+    fresh = Registry(Database(db.url), ArtifactStore(tmp_path / "store"))
+    service = PredictionService(fresh, max_request_rows=10, batch_wait_seconds=0, batch_max_rows=256,
+                                on_call=lambda *key: calls.append(key))
+    assert fresh.preload_production() == 2
     assert "could not warm" not in caplog.text  # both predicted on their schema's example row
     assert calls == []  # the warm-up predictions are not client calls
-    loaded = fresh.resolve("people")
-    assert loaded.predict(loaded.schema.rows_to_matrix([loaded.schema.example_instance()], 1)[0])["predictions"]
+    with service.begin("people", None) as prediction:
+        schema = prediction.model.schema
+        assert prediction.run(schema.rows_to_matrix([schema.example_instance()], 1)[0], False)["predictions"]
     assert calls == [("people", 1)]
     fresh.db.dispose()
     db.dispose()

@@ -1,0 +1,61 @@
+"""The core services, wired once from the configuration. The app factory, the worker
+and the CLI all call `build_services`; the HTTP layer reaches them through
+`current_services()`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from app.config import Config
+from app.core.datasets import DatasetStore
+from app.core.queue import JobQueue
+from app.core.registry import ArtifactStore, Registry
+from app.core.serving import OnCall, OnServed, PredictionService
+from app.db import Database
+
+EXTENSION = "mlstack"
+
+
+@dataclass(frozen=True)
+class Services:
+    config: Config
+    db: Database
+    registry: Registry
+    datasets: DatasetStore
+    queue: JobQueue
+    predictions: PredictionService
+
+
+def build_services(config: Config, *, on_predict_call: OnCall | None = None,
+                   on_prediction: OnServed | None = None) -> Services:
+    db = Database(config.DATABASE_URL)
+    registry = Registry(db, ArtifactStore(config.MODEL_STORE),
+                        refresh_seconds=config.REGISTRY_REFRESH_SECONDS,
+                        allow_pickle=config.ALLOW_PICKLE)
+    predictions = PredictionService(
+        registry, max_request_rows=config.MAX_PREDICT_ROWS,
+        batch_wait_seconds=config.MICROBATCH_MAX_WAIT_MS / 1000,
+        batch_max_rows=config.MICROBATCH_MAX_ROWS,
+        on_call=on_predict_call, on_served=on_prediction)
+    return Services(
+        config=config,
+        db=db,
+        registry=registry,
+        datasets=DatasetStore(db, config.DATASET_STORE, config.MAX_DATASET_BYTES),
+        queue=JobQueue(db, config.JOB_HEARTBEAT_TIMEOUT, config.JOB_MAX_ATTEMPTS),
+        predictions=predictions,
+    )
+
+
+def attach(app: Flask, services: Services) -> None:
+    app.extensions[EXTENSION] = services
+
+
+def services_of(app: Flask) -> Services:
+    return app.extensions[EXTENSION]
+
+
+def current_services() -> Services:
+    """The services of the app handling the current request (or CLI command)."""
+    return current_app.extensions[EXTENSION]
