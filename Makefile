@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test stack bench clean
+.PHONY: install run test test-unit test-api test-integration lint fmt typecheck stack bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,dev]'
 	touch $@
 
 install: $(BIN)/.installed
@@ -20,6 +20,29 @@ run: install
 ## Run the whole test suite (unit, API on SQLite and PostgreSQL, integration stack).
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## The tiers: the core alone; the HTTP API (Flask test client, SQLite and PostgreSQL);
+## the real stack (supervisord, nginx, gunicorn, PostgreSQL) and the bench smoke run.
+test-unit: install
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+test-api: install
+	$(BIN)/pytest tests/api $(PYTEST_ARGS)
+
+test-integration: install
+	$(BIN)/pytest tests/bench tests/integration $(PYTEST_ARGS)
+
+## Lint and format check (ruff), formatting in place, types (mypy: strict on app/core).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: install
+	$(BIN)/mypy
 
 ## The production stack natively: supervisord, PostgreSQL, gunicorn, worker, nginx on 5001.
 stack: install
