@@ -21,10 +21,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """RotatingFileHandler deciding on the size already written. The stdlib's formats
-    every record a second time and stats the path twice to decide (measured: 35 us of
-    the 830 us an in-process prediction request takes); this one asks the open file
-    for its position, so it rolls over just after crossing maxBytes instead of just
-    before."""
+    every record a second time and stats the path twice to decide (docs/performance.md);
+    this one asks the open file for its position, so it rolls over just after crossing
+    maxBytes instead of just before."""
 
     def _open(self):
         stream = super()._open()
@@ -42,8 +41,7 @@ class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
 
 class Formatter(logging.Formatter):
     """logging.Formatter, with each second's timestamp rendered once: the same text as
-    the stdlib's, without a localtime() and strftime() per record (measured: 12 us of
-    the 270 us a prediction request spends outside `predict`)."""
+    the stdlib's, without a localtime() and strftime() per record (docs/performance.md)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -97,8 +95,8 @@ def init_request_logging(app: Flask,
         if access_log.isEnabledFor(logging.INFO):
             prediction = getattr(ctx, "prediction", None)
             extra = " model=%s version=%s rows=%d" % prediction if prediction else ""
-            # Logger.info less its findCaller() stack walk (7 us a request): the caller is
-            # known, this line. Filters and handlers apply as usual.
+            # Logger.info less its findCaller() stack walk: the caller is known, this
+            # line. Filters and handlers apply as usual.
             access_log.handle(access_log.makeRecord(
                 access_log.name, logging.INFO, __file__, sys._getframe().f_lineno,
                 "rid=%s method=%s path=%s status=%d duration_ms=%.2f remote=%s%s",

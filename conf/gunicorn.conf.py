@@ -17,10 +17,8 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:5000")
 workers = _int("GUNICORN_WORKERS", 2)
 # Threads: a thread waiting on the database must not block its worker, and requests
 # in flight together are predicted together (app/core/batching.py), so a slow model
-# needs enough of them to form batches. Measured through nginx at 16 connections with
-# 2 workers: random forest 330 req/s with 4 threads, 450 with 6, 560 with 8; but the
-# cheap models lose to GIL hand-offs beyond 6 (gradient boosting 1,330 with 4 and 6,
-# 1,150-1,280 with 8, and less again with 12 or 16).
+# needs enough of them to form batches; beyond 6 the cheap models lose to GIL
+# hand-offs (docs/performance.md).
 worker_class = "gthread"
 threads = _int("GUNICORN_THREADS", 6)
 
