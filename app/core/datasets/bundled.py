@@ -46,7 +46,7 @@ def _load_frame(meta: BundledDataset) -> pd.DataFrame:
     return frame
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached(name: str) -> tuple[pd.DataFrame, str]:
     frame = _load_frame(BUNDLED[name])
     return frame, frame_sha256(frame)

@@ -42,7 +42,8 @@ def _column_names(text_head: str) -> list[str]:
     try:
         header = next(csv.reader(io.StringIO(text_head)))
     except (csv.Error, StopIteration) as exc:
-        raise InvalidInput(f"the CSV header cannot be parsed: {exc}", {"file": "bad header"}) from None
+        raise InvalidInput(f"the CSV header cannot be parsed: {exc}",
+                           {"file": "bad header"}) from None
     names = [h.strip() for h in header]
     blank = [str(i + 1) for i, n in enumerate(names) if not n]
     if blank:
@@ -66,5 +67,6 @@ def _parse(data: bytes) -> pd.DataFrame:
         raise InvalidInput("the CSV file is not UTF-8 text", {"file": "not UTF-8"}) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise InvalidInput(f"the CSV file cannot be parsed: {first}", {"file": "unparseable"}) from None
+        raise InvalidInput(f"the CSV file cannot be parsed: {first}",
+                           {"file": "unparseable"}) from None
     return frame

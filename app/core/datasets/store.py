@@ -66,11 +66,14 @@ class DatasetStore:
     def add(self, name: str, data: bytes, target: str) -> DatasetDict:
         """Store an uploaded CSV once it parses and holds `target`."""
         if len(data) > self.max_bytes:
-            raise PayloadTooLarge(f"the CSV is {len(data)} bytes; the limit is {self.max_bytes} bytes")
+            raise PayloadTooLarge(f"the CSV is {len(data)} bytes; "
+                                  f"the limit is {self.max_bytes} bytes")
         if not isinstance(name, str) or not _NAME.match(name):
-            raise InvalidInput("a dataset name is 1-128 printable characters", {"name": "invalid name"})
+            raise InvalidInput("a dataset name is 1-128 printable characters",
+                               {"name": "invalid name"})
         if not target:
-            raise InvalidInput("name the target column ('target' form field)", {"target": "required"})
+            raise InvalidInput("name the target column ('target' form field)",
+                               {"target": "required"})
         frame = read_csv(data)
         if target not in frame.columns:
             raise InvalidInput(f"the CSV has no target column {target!r}; columns: "
@@ -89,13 +92,15 @@ class DatasetStore:
             s.flush()
             out = _upload_dict(row)
         out["sample"] = _sample(frame)
-        log.info("stored dataset %s (%s): %d rows, %d columns", out["id"], name, len(frame), len(columns))
+        log.info("stored dataset %s (%s): %d rows, %d columns", out["id"], name, len(frame),
+                 len(columns))
         return out
 
     def list(self) -> list[DatasetDict]:
         bundled = [_bundled_dict(d) for d in bundled_catalogue()]
         with self.db.session() as s:
-            uploads = [_upload_dict(r) for r in s.scalars(select(Dataset).order_by(Dataset.id)).all()]
+            rows = s.scalars(select(Dataset).order_by(Dataset.id)).all()
+            uploads = [_upload_dict(r) for r in rows]
         return bundled + uploads
 
     def _row(self, dataset_id: str) -> Dataset:

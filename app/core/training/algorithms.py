@@ -129,5 +129,6 @@ def _estimator_class(algorithm: str, task: str) -> EstimatorClass:
     if est is None:
         other = ", ".join(a.name for a in ALGORITHMS.values() if task in a.estimators)
         raise InvalidInput(f"algorithm {algorithm!r} does not do {task} (the target calls for "
-                           f"{task}); use one of: {other}", {"algorithm": f"not a {task} algorithm"})
+                           f"{task}); use one of: {other}",
+                           {"algorithm": f"not a {task} algorithm"})
     return est

@@ -15,11 +15,11 @@ Metrics = dict[str, Any]
 def evaluate(pipeline: Any, X: pd.DataFrame, y: np.ndarray[Any, Any], task: str) -> Metrics:
     pred = pipeline.predict(X)
     if task == "regression":
-        return _regression_metrics(y, pred)
-    return _classification_metrics(pipeline, X, y, pred)
+        return regression_metrics(y, pred)
+    return {**classification_metrics(y, pred), **_roc_auc(pipeline, X, y)}
 
 
-def _regression_metrics(y: np.ndarray[Any, Any], pred: np.ndarray[Any, Any]) -> Metrics:
+def regression_metrics(y: np.ndarray[Any, Any], pred: np.ndarray[Any, Any]) -> Metrics:
     from sklearn import metrics as m
 
     return {"rmse": float(math.sqrt(m.mean_squared_error(y, pred))),
@@ -27,22 +27,26 @@ def _regression_metrics(y: np.ndarray[Any, Any], pred: np.ndarray[Any, Any]) -> 
             "r2": float(m.r2_score(y, pred)) if len(y) > 1 else None}
 
 
-def _classification_metrics(pipeline: Any, X: pd.DataFrame, y: np.ndarray[Any, Any],
-                            pred: np.ndarray[Any, Any]) -> Metrics:
+def classification_metrics(y: np.ndarray[Any, Any], pred: np.ndarray[Any, Any]) -> Metrics:
     from sklearn import metrics as m
 
-    out: Metrics = {"accuracy": float(m.accuracy_score(y, pred)),
-                    "f1_macro": float(m.f1_score(y, pred, average="macro", zero_division=0))}
-    if hasattr(pipeline, "predict_proba"):
-        classes = pipeline.classes_
-        present = set(np.unique(y).tolist())
-        if len(present) == len(classes):  # AUC is undefined when a class is absent
-            proba = pipeline.predict_proba(X)
-            if len(classes) == 2:
-                out["roc_auc"] = float(m.roc_auc_score(y, proba[:, 1], labels=classes))
-            else:
-                out["roc_auc"] = float(m.roc_auc_score(y, proba, multi_class="ovr", labels=classes))
-    return out
+    return {"accuracy": float(m.accuracy_score(y, pred)),
+            "f1_macro": float(m.f1_score(y, pred, average="macro", zero_division=0))}
+
+
+def _roc_auc(pipeline: Any, X: pd.DataFrame, y: np.ndarray[Any, Any]) -> Metrics:
+    """{"roc_auc": ...} for a classifier with probabilities, when every class is present."""
+    from sklearn import metrics as m
+
+    if not hasattr(pipeline, "predict_proba"):
+        return {}
+    classes = pipeline.classes_
+    if len(set(np.unique(y).tolist())) != len(classes):  # AUC is undefined when a class is absent
+        return {}
+    proba = pipeline.predict_proba(X)
+    if len(classes) == 2:
+        return {"roc_auc": float(m.roc_auc_score(y, proba[:, 1], labels=classes))}
+    return {"roc_auc": float(m.roc_auc_score(y, proba, multi_class="ovr", labels=classes))}
 
 
 def cross_validate(pipeline: Any, X: pd.DataFrame, y: np.ndarray[Any, Any], task: str, *,

@@ -92,7 +92,7 @@ def _categories(pipeline: Any) -> dict[str, list[Any]]:
     for name, trans, cols in pipeline.named_steps["preprocess"].transformers_:
         if name == "categorical":
             enc = trans.named_steps["onehot"]
-            for col, cats in zip(cols, enc.categories_):
+            for col, cats in zip(cols, enc.categories_, strict=True):
                 categories[col] = [jsonable(c) for c in cats
                                    if not (isinstance(c, float) and math.isnan(c))]
     return categories

@@ -172,7 +172,8 @@ def _check_test_size(test_size: Any, n_rows: int, errors: Errors) -> Any:
 
 def _check_cv_folds(cv_folds: Any, n_rows: int, errors: Errors) -> Any:
     if not _is_int(cv_folds) or cv_folds < 0 or cv_folds == 1 or cv_folds > MAX_CV_FOLDS:
-        errors["cv_folds"] = f"must be 0 (no cross-validation) or an integer from 2 to {MAX_CV_FOLDS}"
+        errors["cv_folds"] = ("must be 0 (no cross-validation) or an integer from 2 to "
+                              f"{MAX_CV_FOLDS}")
     elif cv_folds > n_rows:
         errors["cv_folds"] = f"cannot exceed the number of rows ({n_rows})"
     return cv_folds
@@ -198,8 +199,9 @@ def _check_params(params: Any, algorithm: Any, task: Any, random_state: Any,
         return params
     if "algorithm" in errors or "task" in errors or task not in TASKS:
         return params
+    seed = random_state if "random_state" not in errors else None
     try:
-        make_estimator(algorithm, task, params, random_state if "random_state" not in errors else None)
+        make_estimator(algorithm, task, params, seed)
     except InvalidInput as exc:
         if not exc.errors:
             errors["params"] = exc.message

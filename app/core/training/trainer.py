@@ -11,7 +11,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,7 @@ from app.core.training.pipeline import (
 from app.core.training.spec import validate_spec
 
 # the dataset, or a loader returning it (alone, or with the file's own sha256)
-TrainingData = Union[pd.DataFrame, Callable[[], Union[pd.DataFrame, tuple[pd.DataFrame, str]]]]
+TrainingData: TypeAlias = pd.DataFrame | Callable[[], pd.DataFrame | tuple[pd.DataFrame, str]]
 
 
 @dataclass
@@ -143,7 +143,8 @@ def _prepare(frame: pd.DataFrame, spec: dict[str, Any]) -> _Prepared:
     if task == "classification":
         _labels, counts = np.unique(y.astype(str) if y.dtype == object else y, return_counts=True)
         if len(counts) < 2:
-            raise InvalidInput(f"{target!r} has fewer than two classes after dropping missing values")
+            raise InvalidInput(f"{target!r} has fewer than two classes after dropping missing "
+                               "values")
         smallest_class = int(counts.min())
     return _Prepared(X, y, columns, len(frame) - len(kept), smallest_class)
 
@@ -157,7 +158,8 @@ def _split(prepared: _Prepared, spec: dict[str, Any]) -> _Split:
             prepared.X, prepared.y, test_size=spec["test_size"], random_state=spec["random_state"],
             stratify=prepared.y if stratified else None)
     except ValueError as exc:
-        raise InvalidInput(f"cannot split the data for evaluation: {exc}", {"test_size": str(exc)}) from None
+        raise InvalidInput(f"cannot split the data for evaluation: {exc}",
+                           {"test_size": str(exc)}) from None
     return _Split(X_train, X_test, y_train, y_test)
 
 
