@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from app.core.training.evaluation import classification_metrics, regression_metrics
+
 log = logging.getLogger(__name__)
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -13,21 +15,6 @@ DIABETES_FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s
 def _numeric_schema(names: list[str], example) -> dict:
     return {"features": [{"name": n, "type": "numeric", "nullable": False, "example": float(x)}
                          for n, x in zip(names, example)]}
-
-
-def _classifier_metrics(est, X, y) -> dict:
-    from sklearn.metrics import accuracy_score, f1_score
-
-    pred = est.predict(X)
-    return {"accuracy": float(accuracy_score(y, pred)), "f1_macro": float(f1_score(y, pred, average="macro"))}
-
-
-def _regressor_metrics(est, X, y) -> dict:
-    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
-
-    pred = est.predict(X)
-    return {"rmse": float(mean_squared_error(y, pred) ** 0.5),
-            "mae": float(mean_absolute_error(y, pred)), "r2": float(r2_score(y, pred))}
 
 
 def seed_demo_models(registry) -> list[str]:
@@ -47,8 +34,9 @@ def seed_demo_models(registry) -> list[str]:
                 GradientBoostingClassifier(n_estimators=100, random_state=42)):
         est.fit(Xtr, ytr)
         v = registry.add_estimator("iris", est, schema=_numeric_schema(IRIS_FEATURES, X[0]),
-                                   metrics=_classifier_metrics(est, Xte, yte), promote=True,
-                                   training=iris, description="Iris species from flower measurements "
+                                   metrics=classification_metrics(yte, est.predict(Xte)),
+                                   promote=True, training=iris,
+                                   description="Iris species from flower measurements "
                                    "(classes 0 setosa, 1 versicolor, 2 virginica)")
         added.append(f"iris v{v['version']}")
 
@@ -56,7 +44,7 @@ def seed_demo_models(registry) -> list[str]:
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=42)
     est = Ridge(alpha=0.1).fit(Xtr, ytr)
     v = registry.add_estimator("diabetes", est, schema=_numeric_schema(DIABETES_FEATURES, X[0]),
-                               metrics=_regressor_metrics(est, Xte, yte), promote=True,
+                               metrics=regression_metrics(yte, est.predict(Xte)), promote=True,
                                training={"dataset": "diabetes (scikit-learn)", "random_state": 42},
                                description="Diabetes progression one year after baseline")
     added.append(f"diabetes v{v['version']}")

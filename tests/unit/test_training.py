@@ -1,11 +1,12 @@
-"""app.core.training: datasets, CSV reading, spec validation, pipelines, metrics.
-No Flask, no database."""
+"""app.core.training and app.core.datasets: bundled datasets, CSV reading, spec
+validation, pipelines, metrics. No Flask, no database."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from app.core import datasets
 from app.core import training as t
 from app.core.errors import InvalidInput
 
@@ -56,9 +57,9 @@ def test_every_algorithm_trains_for_each_task_it_serves(algorithm, task):
 
 def test_iris_switches_from_tree_to_boosting_with_one_field():
     spec = {"dataset": "iris", "algorithm": "decision_tree"}
-    tree = t.train(spec, t.load_bundled("iris"))
+    tree = t.train(spec, datasets.load_bundled("iris"))
     boost = t.train({**spec, "algorithm": "gradient_boosting", "params": {"n_estimators": 5}},
-                    t.load_bundled("iris"))
+                    datasets.load_bundled("iris"))
     assert type(tree.pipeline[-1]).__name__ == "DecisionTreeClassifier"
     assert type(boost.pipeline[-1]).__name__ == "GradientBoostingClassifier"
     assert tree.classes == boost.classes == ["setosa", "versicolor", "virginica"]
@@ -66,7 +67,7 @@ def test_iris_switches_from_tree_to_boosting_with_one_field():
 
 
 def test_bundled_catalogue_lists_columns_and_target():
-    cat = {d["id"]: d for d in t.bundled_catalogue()}
+    cat = {d["id"]: d for d in datasets.bundled_catalogue()}
     assert {"iris", "wine", "breast_cancer", "diabetes"} <= set(cat)
     assert cat["iris"]["target"] == "target"
     assert cat["iris"]["task"] == "classification"
@@ -115,7 +116,7 @@ def test_same_data_spec_and_seed_give_identical_predictions():
 
 
 def test_training_record_has_dataset_hash_spec_and_library_versions():
-    result = t.train({"dataset": "iris", "algorithm": "linear"}, t.load_bundled("iris"),
+    result = t.train({"dataset": "iris", "algorithm": "linear"}, datasets.load_bundled("iris"),
                      dataset_sha256="ab" * 32)
     rec = result.training
     assert rec["dataset"]["sha256"] == "ab" * 32
@@ -125,7 +126,7 @@ def test_training_record_has_dataset_hash_spec_and_library_versions():
 
 def test_cross_validation_reports_mean_and_spread():
     result = t.train({"dataset": "iris", "algorithm": "decision_tree", "cv_folds": 3},
-                     t.load_bundled("iris"))
+                     datasets.load_bundled("iris"))
     cv = result.metrics["cv"]
     assert cv["folds"] == 3
     assert 0.8 < cv["accuracy_mean"] <= 1 and "f1_macro_std" in cv and "roc_auc_mean" in cv
@@ -134,7 +135,7 @@ def test_cross_validation_reports_mean_and_spread():
 def test_progress_stages_are_reported_in_order():
     seen = []
     t.train({"dataset": "iris", "algorithm": "decision_tree", "cv_folds": 2},
-            lambda: t.load_bundled("iris"), on_stage=seen.append)
+            lambda: datasets.load_bundled("iris"), on_stage=seen.append)
     assert seen == ["loading", "fitting", "evaluating"]
 
 
@@ -142,7 +143,7 @@ def test_task_inference_rules():
     frame = pd.DataFrame({"x": range(40), "text": ["a", "b"] * 20, "few": [1, 2, 3, 4] * 10,
                           "many": range(40), "real": np.linspace(0, 1, 40),
                           "flag": [True, False] * 20})
-    info = t.DatasetInfo.from_frame("d", frame)
+    info = datasets.DatasetInfo.from_frame("d", frame)
     tasks = {c: t.validate_spec({"target": c, "features": ["x"]}, info)["task"]
              for c in ("text", "few", "many", "real", "flag")}
     assert tasks == {"text": "classification", "few": "classification", "many": "regression",
@@ -156,7 +157,7 @@ def test_an_explicit_classification_task_on_integral_floats_trains():
     assert result.classes == [1, 2]
 
 
-IRIS = t.bundled_info("iris")
+IRIS = datasets.bundled_info("iris")
 
 
 @pytest.mark.parametrize(("spec", "field"), [
@@ -208,8 +209,8 @@ def test_too_many_folds_for_the_smallest_class_fails_with_invalid_input():
 # ---- CSV ---------------------------------------------------------------------------
 
 def test_csv_types_are_inferred():
-    frame = t.read_csv(b"a,b,c,d\n1,x,1.5,true\n2,,2.5,false\n3,z,,true\n")
-    cols = {c["name"]: (c["type"], c["dtype"]) for c in t.profile_columns(frame)}
+    frame = datasets.read_csv(b"a,b,c,d\n1,x,1.5,true\n2,,2.5,false\n3,z,,true\n")
+    cols = {c["name"]: (c["type"], c["dtype"]) for c in datasets.profile_columns(frame)}
     assert cols == {"a": ("numeric", "int"), "b": ("categorical", "str"),
                     "c": ("numeric", "float"), "d": ("numeric", "bool")}
 
@@ -227,13 +228,13 @@ def test_csv_types_are_inferred():
 ])
 def test_bad_csvs_are_refused_with_a_clear_message(body, message):
     with pytest.raises(InvalidInput, match=message):
-        t.read_csv(body)
+        datasets.read_csv(body)
 
 
 def test_a_csv_without_the_target_column_is_refused():
-    frame = t.read_csv(b"a,b\n1,2\n3,4\n")
+    frame = datasets.read_csv(b"a,b\n1,2\n3,4\n")
     with pytest.raises(InvalidInput, match="no column 'label'"):
-        t.validate_spec({"target": "label"}, t.DatasetInfo.from_frame(1, frame))
+        t.validate_spec({"target": "label"}, datasets.DatasetInfo.from_frame(1, frame))
 
 
 def test_rows_with_a_missing_target_are_dropped():
