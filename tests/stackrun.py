@@ -130,8 +130,8 @@ class Stack:
 
     # -- supervisorctl ------------------------------------------------------
     def ctl(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(STACK_SH), "ctl", *args], env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run([str(STACK_SH), "ctl", *args], check=False,
+                              env=self.env, capture_output=True, text=True, timeout=timeout)
 
     def status(self) -> dict[str, tuple[str, int | None]]:
         """program -> (state, pid)"""
