@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,31 +17,23 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import need_binary
-from tests.pgserver import find_bindir
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
+from tests.stackrun import FOREIGN_STATE, ROOT, busy_ports, missing_binaries
 
 
 def test_bench_harness_runs_end_to_end(tmp_path):
-    for binary in ("wrk", "nginx"):
-        if shutil.which(binary) is None and not Path(f"/usr/sbin/{binary}").exists():
-            need_binary(binary)
-    if find_bindir() is None:
-        need_binary("PostgreSQL server binaries")
-    busy = [p for p in (5000, 5001) if _port_open(p)]
+    if shutil.which("wrk") is None and not Path("/usr/sbin/wrk").exists():
+        need_binary("wrk")
+    for what in missing_binaries():
+        need_binary(what)
+    busy = busy_ports()
     if busy:
         pytest.fail(f"ports {busy} are in use: the harness starts the stack on fixed ports")
 
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MODEL_STORE", "LOG_DIR")}
+    env = {k: v for k, v in os.environ.items() if k not in FOREIGN_STATE}
     out = tmp_path / "results"
     proc = subprocess.run([sys.executable, "-m", "bench.run", "--duration", "1", "--warmup", "1",
                            "--repeat", "1", "--out", str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+                          check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     [path] = out.glob("*.json")
@@ -65,4 +56,4 @@ def test_bench_harness_runs_end_to_end(tmp_path):
     assert len(result["targets"]) == 9  # every target evaluated (met or not is the bench's business)
     table = (out / "latest.md").read_text()
     assert "| target | measured | met |" in table and "Framework bound" in table
-    assert not _port_open(5000) and not _port_open(5001), "the harness left the stack running"
+    assert not busy_ports(), "the harness left the stack running"

@@ -1,0 +1,110 @@
+"""What the harness serves and sends: the benchmark models (fitted with fixed seeds),
+the CSV the trained model D learns from, and the request bodies for each model."""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+Matrix = npt.NDArray[np.float64]
+TRAINED = "bench-d"
+TRAINED_LABEL = "D trained pipeline (categorical + missing), RandomForest(100)"
+# body key -> rows per request, for the JSON bodies
+JSON_BODY_ROWS = {"1": 1, "1k": 1000, "10k": 10_000}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A model registered through the API: its label in the report, its fitted
+    estimator, the data its bodies are cut from and the feature names."""
+
+    name: str
+    label: str
+    estimator: Any
+    X: Matrix
+    names: list[str]
+
+
+def build_scenarios() -> dict[str, Scenario]:
+    """A: iris GradientBoosting(100); B: breast_cancer StandardScaler+LogisticRegression;
+    C: breast_cancer RandomForest(100). Fixed seeds."""
+    from sklearn.datasets import load_breast_cancer, load_iris
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    iris = load_iris()
+    cancer = load_breast_cancer()
+    iris_names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    cancer_names = [re.sub(r"\W+", "_", n).strip("_") for n in cancer.feature_names]
+    scenarios = [
+        Scenario("bench-a", "A iris GradientBoosting(100)",
+                 GradientBoostingClassifier(n_estimators=100, random_state=0)
+                 .fit(iris.data, iris.target), iris.data, iris_names),
+        Scenario("bench-b", "B breast_cancer Scaler+LogisticRegression",
+                 make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+                 .fit(cancer.data, cancer.target), cancer.data, cancer_names),
+        Scenario("bench-c", "C breast_cancer RandomForest(100)",
+                 RandomForestClassifier(n_estimators=100, random_state=0)
+                 .fit(cancer.data, cancer.target), cancer.data, cancer_names),
+    ]
+    return {s.name: s for s in scenarios}
+
+
+def churn_csv(n: int = 3000, seed: int = 0) -> bytes:
+    """A CSV with categorical columns and missing values, for the training endpoint."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "age": rng.integers(18, 80, n).astype(float),
+        "income": rng.normal(50_000, 15_000, n).round(2),
+        "city": rng.choice(["paris", "lyon", "nice", "lille", "brest"], n),
+        "plan": rng.choice(["basic", "plus", "pro"], n, p=[0.6, 0.3, 0.1]),
+        "tenure": rng.integers(0, 120, n).astype(float),
+    })
+    churn = ((frame["tenure"] < 24) & (frame["plan"] == "basic")) | (rng.random(n) < 0.1)
+    frame.loc[rng.random(n) < 0.1, "income"] = np.nan
+    frame.loc[rng.random(n) < 0.05, "city"] = None
+    frame["churn"] = np.where(churn, "yes", "no")
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    return buf.getvalue().encode()
+
+
+def rows(X: Matrix, n: int) -> Matrix:
+    """`n` rows cut from X, repeating it as often as needed."""
+    return np.resize(X, (n, X.shape[1]))
+
+
+def csv_body(X: Matrix, names: list[str]) -> bytes:
+    import pandas as pd
+
+    text: str = pd.DataFrame(X, columns=names).to_csv(index=False)
+    return text.encode()
+
+
+def write_bodies(tmp: Path, scenario: Scenario) -> dict[str, Path]:
+    """The scenario's request bodies: JSON with 1, 1,000 and 10,000 rows ("1", "1k",
+    "10k") and a 10,000-row CSV ("csv10k")."""
+    paths = {}
+    for key, n in JSON_BODY_ROWS.items():
+        paths[key] = tmp / f"{scenario.name}-{key}.json"
+        paths[key].write_bytes(orjson.dumps({"instances": rows(scenario.X, n).tolist()}))
+    paths["csv10k"] = tmp / f"{scenario.name}-10k.csv"
+    paths["csv10k"].write_bytes(csv_body(rows(scenario.X, 10_000), scenario.names))
+    return paths
+
+
+def write_trained_body(tmp: Path, schema: dict[str, Any]) -> Path:
+    """A one-row body for the trained model: its schema's example, labels only."""
+    path = tmp / f"{TRAINED}-1.json"
+    path.write_bytes(orjson.dumps(schema["example"] | {"return_proba": False}))
+    return path
