@@ -712,7 +712,8 @@ def train(spec: dict, data: pd.DataFrame | Callable[[], pd.DataFrame | tuple[pd.
     classes = None
     if task == "classification":
         classes = [_jsonable(c) for c in pipeline.classes_]
-    schema = feature_schema(pipeline, columns)
+    from app.core.statistics import with_statistics  # the training range, shown by the UI
+    schema = with_statistics(feature_schema(pipeline, columns), X_train)
     training = {
         "dataset": {"id": spec["dataset"], "sha256": dataset_sha256,
                     "n_rows": info.n_rows, "rows_dropped_missing_target": dropped},
