@@ -53,6 +53,7 @@ class Config:
         self.JOB_HEARTBEAT_TIMEOUT = float(os.environ.get("JOB_HEARTBEAT_TIMEOUT", "60"))
         self.JOB_MAX_ATTEMPTS = _env_int("JOB_MAX_ATTEMPTS", 3)
         self.WORKER_POLL_SECONDS = float(os.environ.get("WORKER_POLL_SECONDS", "1.0"))
+        self.UI_ENABLED = _env_bool("UI_ENABLED", True)  # the browser pages under /ui/
 
     def ensure_token(self) -> None:
         """Development: a token is generated on first use, kept under var/ so every
