@@ -195,13 +195,18 @@ class CompiledSchema:
 
     # ---- examples -------------------------------------------------------------
     def example_instance(self) -> dict:
-        """A valid row: each feature's recorded example, else a known category or 0."""
+        """A valid row: each feature's recorded example, else its training median or
+        most frequent category, else a known category or 0."""
         row: dict[str, Any] = {}
         for f in self.features:
+            stats = f.get("statistics") or {}
+            frequent = [x["value"] for x in stats.get("frequencies", []) if x["value"] in f.get("categories", [])]
             if "example" in f:
                 row[f["name"]] = f["example"]
+            elif f["type"] == "categorical":
+                row[f["name"]] = frequent[0] if frequent else f["categories"][0]
             else:
-                row[f["name"]] = f["categories"][0] if f["type"] == "categorical" else 0.0
+                row[f["name"]] = stats.get("median", 0.0)
         return row
 
     # ---- JSON rows -----------------------------------------------------------

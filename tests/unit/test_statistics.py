@@ -73,3 +73,13 @@ def test_check_schema_keeps_well_formed_statistics_and_drops_junk():
     assert out[0]["statistics"] == {"count": 4, "min": 1.0, "max": 2.5}
     assert out[1]["statistics"] == {"frequencies": [{"value": "u", "frequency": 1.0}]}
     assert "statistics" not in out[2]
+
+
+def test_the_example_row_uses_the_median_and_the_most_frequent_category():
+    from app.core.schema import CompiledSchema
+
+    schema = with_statistics({"features": [
+        {"name": "age", "type": "numeric"},
+        {"name": "city", "type": "categorical", "categories": ["lyon", "paris"]},
+    ]}, pd.DataFrame({"age": [10.0, 20.0, 90.0], "city": ["paris", "paris", "lyon"]}))
+    assert CompiledSchema.from_doc(schema).example_instance() == {"age": 20.0, "city": "paris"}
