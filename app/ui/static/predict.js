@@ -28,10 +28,9 @@
   }
 
   function numericInput(f, id, describedBy) {
-    const s = f.statistics || {};
     const input = el("input", {
       id, name: f.name, type: "number", step: "any", inputmode: "decimal",
-      placeholder: typeof s.median === "number" ? number(s.median) : (f.nullable ? "empty = missing" : ""),
+      placeholder: f.nullable ? "empty = missing" : "",
       "aria-describedby": describedBy,
     });
     input.addEventListener("input", () => checkRange(input, f));

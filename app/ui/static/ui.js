@@ -116,6 +116,7 @@ const UI = (() => {
       const p = probabilities[i];
       const g = document.createElementNS(NS, "g");
       g.setAttribute("data-class", String(label));
+      g.setAttribute("data-probability", String(p));
       g.setAttribute("transform", `translate(0 ${i * rowHeight})`);
       const name = document.createElementNS(NS, "text");
       name.setAttribute("x", "0");
