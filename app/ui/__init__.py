@@ -35,6 +35,11 @@ def jobs():
     return render_template("ui/jobs.html", page="jobs")
 
 
+@ui_blueprint.get("/bundles")
+def bundles():
+    return render_template("ui/bundles.html", page="bundles")
+
+
 @ui_blueprint.errorhandler(ServiceError)
 def _service_error(exc: ServiceError):
     return render_template("ui/error.html", page="error", status=exc.status,

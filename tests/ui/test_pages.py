@@ -10,7 +10,7 @@ import pytest
 from app import create_app
 from app.config import TestingConfig
 
-PAGES = ["/ui/", "/ui/models/iris", "/ui/train", "/ui/jobs"]
+PAGES = ["/ui/", "/ui/models/iris", "/ui/train", "/ui/jobs", "/ui/bundles"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -52,7 +52,7 @@ def test_an_invalid_model_name_is_a_400_page_with_the_apis_message(client):
 
 
 def test_admin_controls_start_hidden(client):
-    for path in ("/ui/train", "/ui/models/iris", "/ui/jobs"):
+    for path in ("/ui/train", "/ui/models/iris", "/ui/jobs", "/ui/bundles"):
         html = client.get(path).get_data(as_text=True)
         for tag in re.findall(r'<[a-z]+\b[^>]*class="[^"]*admin-only[^"]*"[^>]*>', html):
             assert " hidden" in tag, (path, tag)

@@ -29,7 +29,8 @@ const UI = (() => {
   }
 
   // The API answers JSON; an error body is {message, request_id, errors?}.
-  async function api(path, { method = "GET", json, body, headers = {} } = {}) {
+  // raw: answer {blob, res} instead of parsed JSON (file previews, archives)
+  async function api(path, { method = "GET", json, body, headers = {}, raw = false } = {}) {
     const sent = { Accept: "application/json", ...headers };
     if (isAdmin()) sent.Authorization = `Bearer ${token()}`;
     if (json !== undefined) {
@@ -37,6 +38,7 @@ const UI = (() => {
       body = JSON.stringify(json);
     }
     const res = await fetch(API + path, { method, headers: sent, body, credentials: "omit" });
+    if (raw && res.ok) return { blob: await res.blob(), res };
     const text = await res.text();
     let data = null;
     try {
@@ -141,7 +143,7 @@ const UI = (() => {
   }
 
   function downloadText(filename, text, type = "text/csv") {
-    const url = URL.createObjectURL(new Blob([text], { type }));
+    const url = URL.createObjectURL(text instanceof Blob ? text : new Blob([text], { type }));
     const link = el("a", { href: url, download: filename });
     document.body.append(link);
     link.click();
