@@ -58,6 +58,7 @@
       previews.observe(card);
       return card;
     }));
+    $("bundle-cards").dataset.bundle = bundle.id;
     const total = bundle.files.reduce((n, f) => n + f.bytes, 0);
     $("bundle-summary").textContent = `${bundle.name}: ${bundle.files.length} files, ${size(total)}`;
     $("bundle-download").disabled = false;
