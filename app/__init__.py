@@ -1,7 +1,7 @@
 """mlstack: serve, version and train scikit-learn models over HTTP."""
 from __future__ import annotations
 
-from flask import Flask, Response, redirect, request
+from flask import Flask, Response, redirect, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from app.config import Config, config_from_env
@@ -50,10 +50,14 @@ def create_app(config: Config | None = None) -> Flask:
 
     init_request_logging(app, observe_request)
     app.register_blueprint(create_api_blueprint())
+    if config.UI_ENABLED:
+        from app.ui import ui_blueprint
+
+        app.register_blueprint(ui_blueprint)
 
     @app.get("/")
     def index():
-        return redirect("/api/v1/docs")
+        return redirect(url_for("ui.models") if config.UI_ENABLED else url_for("api.doc"))
 
     @app.get("/metrics")
     def metrics():

@@ -92,6 +92,7 @@ class Config:
         self.JOB_HEARTBEAT_TIMEOUT = _env_float("JOB_HEARTBEAT_TIMEOUT", 60.0)
         self.JOB_MAX_ATTEMPTS = _env_int("JOB_MAX_ATTEMPTS", 3)
         self.WORKER_POLL_SECONDS = _env_float("WORKER_POLL_SECONDS", 1.0)
+        self.UI_ENABLED = _env_bool("UI_ENABLED", True)  # the browser pages under /ui/
 
     def ensure_token(self) -> None:
         """Development: a token is generated on first use, kept under var/ so every

@@ -62,6 +62,7 @@ algorithm_model = algo_ns.model("Algorithm", {
     "description": fields.String(required=True),
     "tasks": fields.List(fields.String, required=True),
     "params": fields.Raw(required=True, description="task -> accepted parameter names"),
+    "defaults": fields.Raw(description="task -> parameter -> scikit-learn's default (JSON values only)"),
 })
 
 
@@ -145,4 +146,17 @@ class AlgorithmList(Resource):
     @algo_ns.marshal_list_with(algorithm_model)
     def get(self):
         """List the algorithms, the tasks they serve and the parameters they take"""
-        return training.algorithm_catalogue()
+        return [{**algo, "defaults": _parameter_defaults(algo["name"])}
+                for algo in training.algorithm_catalogue()]
+
+
+def _parameter_defaults(algorithm: str) -> dict:
+    """What each parameter is when the spec leaves it out: the estimator's own default
+    (values JSON cannot carry, such as estimator objects, are left out)."""
+    out = {}
+    for task, estimator in training.ALGORITHMS[algorithm].estimators.items():
+        params = estimator.build().get_params(deep=False)
+        out[task] = {k: v for k, v in params.items()
+                     if v is None or (isinstance(v, (str, bool, int, float))
+                                      and not (isinstance(v, float) and v != v))}
+    return out

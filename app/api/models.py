@@ -12,11 +12,26 @@ from app.api.errors import ERROR_MODEL, UnsupportedMediaType
 from app.api.params import bool_value, version_arg
 from app.core.errors import InvalidInput
 from app.core.registry import PICKLE_SUFFIXES, Registry, check_name
+from app.core.statistics import read_sample
 from app.services import current_services
 
 ns = Namespace("models", description="Registered models, versions, schemas and promotion")
 ns.add_model("Error", ERROR_MODEL)
 
+category_frequency = ns.model("CategoryFrequency", {
+    "value": fields.Raw(required=True),
+    "frequency": fields.Float(required=True, description="Fraction of the non-missing values"),
+})
+feature_statistics = ns.model("FeatureStatistics", {
+    "count": fields.Integer(description="Non-missing training values"),
+    "missing": fields.Integer(description="Missing training values"),
+    "min": fields.Float(description="Numeric: smallest training value"),
+    "max": fields.Float(description="Numeric: largest training value"),
+    "median": fields.Float(description="Numeric: median training value"),
+    "frequencies": fields.List(fields.Nested(category_frequency),
+                               description="Categorical: categories by training frequency, most "
+                                           "frequent first"),
+})
 feature = ns.model("Feature", {
     "name": fields.String(required=True),
     "type": fields.String(required=True, enum=["numeric", "categorical"]),
@@ -24,6 +39,9 @@ feature = ns.model("Feature", {
     "allow_unknown": fields.Boolean(description="Unseen categories are accepted"),
     "nullable": fields.Boolean(description="Missing values (null) are accepted"),
     "example": fields.Raw(description="An example value"),
+    "statistics": fields.Nested(feature_statistics, skip_none=True, allow_null=True,
+                                description="Training statistics (trained versions, or uploads "
+                                            "with a sample CSV)"),
 })
 schema_doc = ns.model("FeatureSchema", {"features": fields.List(fields.Nested(feature), required=True)})
 version_model = ns.model("ModelVersion", {
@@ -66,6 +84,9 @@ upload.add_argument("file", location="files", type=FileStorage, required=True,
                     help="The model artifact: a .skops file (skops.io.dump)")
 upload.add_argument("schema", location="form", type=str,
                     help="Optional input schema JSON: {\"features\": [{\"name\", \"type\", ...}]}")
+upload.add_argument("sample", location="files", type=FileStorage,
+                    help="Optional CSV of training rows (header: feature names): the schema records "
+                         "each feature's statistics from it")
 upload.add_argument("metrics", location="form", type=str, help="Optional metrics JSON object")
 upload.add_argument("promote", location="form", type=str, help="'true' to make it production")
 upload.add_argument("description", location="form", type=str, help="Model description (first upload)")
@@ -147,9 +168,12 @@ class VersionList(Resource):
         if not data:
             raise InvalidInput("the uploaded file is empty", {"file": "empty"})
         promote = bool_value("promote", request.form.get("promote"))
+        sample = request.files.get("sample")
+        sample = read_sample(sample.read()) if sample is not None and sample.filename else None
         out = registry().add_version(name, data, fmt, schema=_json_field("schema"),
                                      metrics=_json_field("metrics"), promote=promote,
-                                     description=request.form.get("description") or None)
+                                     description=request.form.get("description") or None,
+                                     sample=sample)
         return out, 201
 
 

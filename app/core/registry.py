@@ -28,6 +28,7 @@ from app.core.errors import (
 )
 from app.core.runtime import LoadedModel, final_estimator, load_bytes, read_verified, sha256_bytes
 from app.core.schema import CompiledSchema, check_schema, derive_schema
+from app.core.statistics import with_statistics
 from app.core.storage import write_atomic
 from app.db import Database
 from app.db.models import Model, ModelVersion
@@ -171,9 +172,10 @@ class Registry:
     def add_version(self, name: str, data: bytes, fmt: str = "skops", *, schema: Any = None,
                     metrics: dict | None = None, training: dict | None = None,
                     algorithm: str | None = None, promote: bool = False,
-                    description: str | None = None) -> dict:
+                    description: str | None = None, sample: Any = None) -> dict:
         """Register an artifact (bytes) as the next version of `name`. The artifact is
-        loaded (safely) to check it and derive what the schema does not give."""
+        loaded (safely) to check it and derive what the schema does not give; `sample`
+        (a DataFrame) gives the schema its per-feature statistics."""
         check_name(name)
         if fmt != "skops" and not self.allow_pickle:
             raise InvalidInput("pickle/joblib artifacts are refused: they can run arbitrary code "
@@ -197,6 +199,8 @@ class Registry:
                                    "fitted with: " + ", ".join(map(str, fitted)))
         else:
             schema = derive_schema(est)
+        if sample is not None:
+            schema = with_statistics(schema, sample)
         if metrics is not None and not isinstance(metrics, dict):
             raise InvalidInput("metrics must be a JSON object", {"metrics": "expected an object"})
         rel, digest = self.store.write(name, data, fmt)

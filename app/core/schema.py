@@ -6,7 +6,8 @@ A schema is plain JSON:
                    "categories": [...],      # categorical only: the known values
                    "allow_unknown": bool,    # unseen categories are handled by the model
                    "nullable": bool,         # missing values are handled by the model
-                   "example": value}]}       # optional: shown in the example request
+                   "example": value,         # optional: shown in the example request
+                   "statistics": {...}}]}    # optional: training statistics (app.core.statistics)
 Feature order is the column order the estimator was fitted on.
 
 The hot path tries a vectorised conversion first and only walks the rows one by one
@@ -23,6 +24,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from app.core.errors import InvalidInput, PayloadTooLarge
+from app.core.statistics import check_statistics
 
 MAX_REPORTED_ERRORS = 20
 _FEATURE_NAME = re.compile(r"^[^\x00-\x1f]{1,256}$")
@@ -149,6 +151,9 @@ def check_schema(doc: Any, n_features: int | None = None) -> dict:
         item = {"name": name, "type": ftype, "nullable": bool(feat.get("nullable", False))}
         if "example" in feat:
             item["example"] = feat["example"]
+        stats = check_statistics(feat.get("statistics"))
+        if stats:
+            item["statistics"] = stats
         if ftype == "categorical":
             cats = feat.get("categories")
             if not isinstance(cats, list) or not cats or not all(isinstance(c, (str, int, float)) and not isinstance(c, bool) for c in cats):
@@ -190,13 +195,18 @@ class CompiledSchema:
 
     # ---- examples -------------------------------------------------------------
     def example_instance(self) -> dict:
-        """A valid row: each feature's recorded example, else a known category or 0."""
+        """A valid row: each feature's recorded example, else its training median or
+        most frequent category, else a known category or 0."""
         row: dict[str, Any] = {}
         for f in self.features:
+            stats = f.get("statistics") or {}
+            frequent = [x["value"] for x in stats.get("frequencies", []) if x["value"] in f.get("categories", [])]
             if "example" in f:
                 row[f["name"]] = f["example"]
+            elif f["type"] == "categorical":
+                row[f["name"]] = frequent[0] if frequent else f["categories"][0]
             else:
-                row[f["name"]] = f["categories"][0] if f["type"] == "categorical" else 0.0
+                row[f["name"]] = stats.get("median", 0.0)
         return row
 
     # ---- JSON rows -----------------------------------------------------------

@@ -7,9 +7,9 @@ from app import create_app
 from app.config import ProductionConfig, TestingConfig
 
 
-def test_root_redirects_to_the_docs(client):
+def test_root_redirects_to_the_ui(client):  # to the docs with UI_ENABLED=false: tests/ui
     res = client.get("/")
-    assert res.status_code == 302 and res.headers["Location"].endswith("/api/v1/docs")
+    assert res.status_code == 302 and res.headers["Location"].endswith("/ui/")
 
 
 def test_swagger_ui_and_spec_document_every_operation(client, iris):

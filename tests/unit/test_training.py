@@ -79,11 +79,14 @@ def test_bundled_catalogue_lists_columns_and_target():
 def test_the_schema_follows_the_shared_format():
     result = t.train({"dataset": "m", "target": "label", "algorithm": "decision_tree"},
                      mixed_frame().drop(columns=["price"]))
-    colour = result.schema["features"][2]
+    # training statistics are checked in tests/unit/test_statistics.py
+    colour, size = ({k: v for k, v in f.items() if k != "statistics"}
+                    for f in (result.schema["features"][2], result.schema["features"][0]))
     assert colour == {"name": "colour", "type": "categorical",
                       "categories": ["blue", "green", "red"], "allow_unknown": True,
                       "nullable": True}
-    assert result.schema["features"][0] == {"name": "size", "type": "numeric", "nullable": True}
+    assert size == {"name": "size", "type": "numeric", "nullable": True}
+    assert result.schema["features"][2]["statistics"]["count"] > 0
 
 
 def test_pipeline_predicts_raw_rows_with_missing_values_and_unseen_categories():

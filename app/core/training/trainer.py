@@ -35,6 +35,7 @@ from app.core.training.pipeline import (
     prepare_target,
 )
 from app.core.training.spec import validate_spec
+from app.core.statistics import with_statistics
 
 # the dataset, or a loader returning it (alone, or with the file's own sha256)
 TrainingData: TypeAlias = pd.DataFrame | Callable[[], pd.DataFrame | tuple[pd.DataFrame, str]]
@@ -94,7 +95,7 @@ def train(spec: dict[str, Any], data: TrainingData, *, dataset_sha256: str | Non
         metrics = _metrics(pipeline, prepared, split, spec)
     caught = _distinct_warnings(record)
     classes = [jsonable(c) for c in pipeline.classes_] if task == "classification" else None
-    schema = feature_schema(pipeline, prepared.columns)
+    schema = with_statistics(feature_schema(pipeline, prepared.columns), split.X_train)
     training = {
         "dataset": {"id": spec["dataset"], "sha256": dataset_sha256,
                     "n_rows": info.n_rows, "rows_dropped_missing_target": prepared.rows_dropped},
