@@ -61,11 +61,11 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["mlstack.queue"] = JobQueue(db, config.JOB_HEARTBEAT_TIMEOUT, config.JOB_MAX_ATTEMPTS)
 
     init_request_logging(app, observe_request)
-    app.register_blueprint(create_api_blueprint())
+    app.register_blueprint(create_api_blueprint(config.SWAGGER_ENABLED, config.TRAINING_ENABLED))
 
     @app.get("/")
     def index():
-        return redirect("/api/v1/docs")
+        return redirect("/api/v1/docs" if config.SWAGGER_ENABLED else "/api/v1/models")
 
     @app.get("/metrics")
     def metrics():

@@ -75,7 +75,7 @@ def admin_operation(ns):
     return decorate
 
 
-def create_api_blueprint() -> Blueprint:
+def create_api_blueprint(swagger: bool = True, training: bool = True) -> Blueprint:
     bp = Blueprint("api", __name__, url_prefix="/api/v1")
     api = Api(
         bp,
@@ -83,7 +83,8 @@ def create_api_blueprint() -> Blueprint:
         title="mlstack",
         description="Serve, version and train scikit-learn models. Admin operations need "
                     "the bearer token (Authorize button).",
-        doc="/docs",
+        doc="/docs" if swagger else False,
+        add_specs=swagger,
         authorizations=AUTHORIZATIONS,
         validate=True,
     )
@@ -112,8 +113,11 @@ def create_api_blueprint() -> Blueprint:
     def _unexpected(exc: Exception):  # flask-restx logs it (Flask.log_exception)
         return error_body("internal error"), 500
 
-    from app.api import datasets, health, jobs, models, predictions
+    from app.api import bundles, datasets, health, jobs, models, predictions
 
-    for ns in (models.ns, predictions.ns, jobs.train_ns, jobs.ns, datasets.ns, jobs.algo_ns, health.ns):
+    namespaces = [models.ns, predictions.ns, health.ns, bundles.ns]
+    if training:
+        namespaces += [jobs.train_ns, jobs.ns, datasets.ns, jobs.algo_ns]
+    for ns in namespaces:
         api.add_namespace(ns)
     return bp
