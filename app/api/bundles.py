@@ -84,7 +84,7 @@ class Bundle(Resource):
 @ns.param("bundle_id", "The bundle's id")
 @ns.param("path", "A file's path in the bundle, e.g. README.md or models/iris/model.json")
 class BundleFile(Resource):
-    @ns.produces(["text/plain", "application/octet-stream"])
+    @ns.produces(["text/plain", "application/octet-stream", "application/json"])
     @ns.response(200, "The file's content (text as UTF-8 text/plain, binary as octet-stream)")
     @ns.response(404, "Unknown bundle or file", ERROR_MODEL)
     @admin_operation(ns)
@@ -102,7 +102,7 @@ class BundleFile(Resource):
 @ns.route("/<string:bundle_id>/archive")
 @ns.param("bundle_id", "The bundle's id")
 class BundleArchive(Resource):
-    @ns.produces(["application/zip"])
+    @ns.produces(["application/zip", "application/json"])
     @ns.response(200, "The bundle as a zip (one top folder)")
     @ns.response(404, "Unknown or expired bundle", ERROR_MODEL)
     @admin_operation(ns)

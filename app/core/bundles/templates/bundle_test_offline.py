@@ -30,8 +30,10 @@ def test_scored_csv_has_the_recorded_answers(tmp_path, model):
     assert len(scored) == len(model["examples"])
     for row, example in zip(scored, model["examples"]):
         expected = example["prediction"]
-        got = type(expected)(float(row["prediction"])) if isinstance(expected, (int, float)) else row["prediction"]
-        assert got == pytest.approx(expected, rel=1e-9)
+        if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+            assert float(row["prediction"]) == pytest.approx(expected, rel=1e-9)
+        else:
+            assert row["prediction"] == str(expected)
         for label, p in zip(model["classes"] or [], example.get("probabilities", [])):
             assert float(row[f"proba_{label}"]) == pytest.approx(p, abs=1e-9)
 
