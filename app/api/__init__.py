@@ -78,16 +78,16 @@ def admin_operation(ns):
 def create_api_blueprint(swagger: bool = True, training: bool = True) -> Blueprint:
     bp = Blueprint("api", __name__, url_prefix="/api/v1")
     api = Api(
-        bp,
         version="1.0",
         title="mlstack",
         description="Serve, version and train scikit-learn models. Admin operations need "
                     "the bearer token (Authorize button).",
         doc="/docs" if swagger else False,
-        add_specs=swagger,
         authorizations=AUTHORIZATIONS,
         validate=True,
     )
+    # bound here: Api(bp, add_specs=...) loses add_specs (its init_app resets it)
+    api.init_app(bp, add_specs=swagger)
     api.models["Error"] = ERROR_MODEL
 
     @api.errorhandler(ServiceError)

@@ -158,3 +158,44 @@ def test_the_cli_bundles_a_local_skops_file_with_a_schema(app, iris_models, tmp_
 def test_the_cli_explains_what_is_wrong(app, iris, tmp_path, args, words):
     res = app.test_cli_runner().invoke(args=["bundle", *args, "--out", str(tmp_path / "x.zip")])
     assert res.exit_code != 0 and words in res.output
+
+
+def test_swagger_and_training_can_be_switched_off(tmp_path):
+    from app import create_app
+    from app.config import TestingConfig
+
+    app = create_app(TestingConfig(var_dir=tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'db'}",
+                                   SWAGGER_ENABLED=False, TRAINING_ENABLED=False))
+    app.extensions["mlstack.db"].upgrade()
+    client = app.test_client()
+    for url in ("/api/v1/swagger.json", "/api/v1/docs", "/api/v1/algorithms", "/api/v1/jobs", "/api/v1/datasets"):
+        assert client.get(url).status_code == 404, url
+    assert client.get("/api/v1/models").status_code == 200
+    assert client.post("/api/v1/models/x/train", json={}, headers=AUTH).status_code in (404, 405)
+    app.extensions["mlstack.db"].dispose()
+
+
+def test_init_registers_a_bundles_models_once(iris_models, tmp_path):
+    """(No `app` fixture: pytest-flask would push its app's context, which the CLI reuses.)"""
+    import skops.io as sio
+
+    from app import create_app
+    from app.config import ROOT, TestingConfig
+    from app.core.bundles.build import build
+    from app.core.bundles.components import resolve
+    from app.core.bundles.models import from_file
+    from app.core.bundles.sources import SourceTree
+    from tests.conftest import iris_schema
+
+    model = from_file("iris", sio.dumps(iris_models["gb"]), schema=iris_schema())
+    build([model], resolve(), SourceTree(ROOT)).write_dir(tmp_path / "b")
+    fresh = create_app(TestingConfig(var_dir=tmp_path / "fresh", DATABASE_URL=f"sqlite:///{tmp_path / 'f.db'}",
+                                     BUNDLE_MODELS=tmp_path / "b" / "models"))
+    runner = fresh.test_cli_runner()
+    assert "bundle models registered: iris v1" in runner.invoke(args=["init"]).output
+    assert "none new" in runner.invoke(args=["init"]).output
+    with fresh.app_context():
+        version = fresh.extensions["mlstack.registry"].get_version("iris", 1)
+    assert version["artifact_sha256"] == model.artifact_sha256
+    assert version["schema"]["features"][0]["example"] == 5.1
+    fresh.extensions["mlstack.db"].dispose()

@@ -7,25 +7,18 @@ whose answers must equal mlstack's for the same rows, and the offline bundle's
 from __future__ import annotations
 
 import csv
-import io
 import os
 import signal
 import socket
 import subprocess
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
 import requests
 
-from app import create_app
-from app.config import TestingConfig
-from tests.conftest import AUTH
+from tests.integration.bundles import bundle_dir, mlstack_with_people
 
-PEOPLE_CSV = "age,city,income,label\n" + "".join(
-    f"{20 + (i * 7) % 45},{['paris', 'lyon', 'nice', ''][i % 4]},{'' if i % 5 == 0 else 900 + (i * 37) % 1200},"
-    f"{'senior' if 20 + (i * 7) % 45 > 40 else 'junior'}\n" for i in range(80))
 ROWS = [{"age": 58, "city": "paris", "income": 1600}, {"age": None, "city": "brest", "income": None},
         {"age": 30, "city": None, "income": 1000}, {"age": 44, "city": "lyon", "income": 2000}]
 
@@ -34,16 +27,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def extract(archive: bytes, dest: Path) -> Path:
-    """Unzip keeping the recorded modes (zipfile does not apply them; unzip does)."""
-    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
-        for info in zf.infolist():
-            path = Path(zf.extract(info, dest))
-            path.chmod((info.external_attr >> 16) & 0o777)
-        top = zf.namelist()[0].split("/", 1)[0]
-    return dest / top
 
 
 def make(bundle: Path, venv: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -57,22 +40,7 @@ def make(bundle: Path, venv: Path, *args: str, timeout: float = 900) -> subproce
 @pytest.fixture(scope="module")
 def mlstack(tmp_path_factory):
     """An mlstack with `people` trained by the worker from an uploaded CSV."""
-    from app.worker import build as build_worker
-
-    tmp = tmp_path_factory.mktemp("mlstack")
-    config = TestingConfig(var_dir=tmp / "var", DATABASE_URL=f"sqlite:///{tmp / 'mlstack.db'}")
-    app = create_app(config)
-    app.extensions["mlstack.db"].upgrade()
-    client = app.test_client()
-    res = client.post("/api/v1/datasets", headers=AUTH, content_type="multipart/form-data",
-                      data={"file": (io.BytesIO(PEOPLE_CSV.encode()), "people.csv"), "target": "label"})
-    assert res.status_code == 201, res.get_json()
-    res = client.post("/api/v1/models/people/train", headers=AUTH, json={
-        "dataset": res.get_json()["id"], "algorithm": "random_forest", "params": {"n_estimators": 20}})
-    assert res.status_code == 202, res.get_json()
-    build_worker(config).run(max_jobs=1)
-    job = client.get(res.headers["Location"]).get_json()
-    assert job["status"] == "succeeded", job
+    app, client = mlstack_with_people(tmp_path_factory.mktemp("mlstack"))
     yield app, client
     app.extensions["mlstack.db"].dispose()
 
@@ -80,14 +48,6 @@ def mlstack(tmp_path_factory):
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory):
     return tmp_path_factory.mktemp("venv") / "env"
-
-
-def bundle_dir(client, tmp_path, components) -> Path:
-    res = client.post("/api/v1/bundles", headers=AUTH, json={"models": ["people@1"], "components": components})
-    assert res.status_code == 201, res.get_json()
-    archive = client.get(res.get_json()["archive"], headers=AUTH)
-    (tmp_path / "unzipped").mkdir()
-    return extract(archive.data, tmp_path / "unzipped")
 
 
 def mlstack_answers(client) -> dict:
@@ -98,7 +58,7 @@ def mlstack_answers(client) -> dict:
 
 def test_online_bundle_passes_its_tests_and_serves_what_mlstack_serves(mlstack, venv, tmp_path):
     _app, client = mlstack
-    bundle = bundle_dir(client, tmp_path, ["api", "swagger", "database", "tests"])
+    bundle = bundle_dir(client, tmp_path / "unzipped", ["api", "swagger", "database", "tests"])
     tested = make(bundle, venv, "test")
     assert " passed" in tested.stdout and "failed" not in tested.stdout
 
@@ -140,7 +100,7 @@ def test_online_bundle_passes_its_tests_and_serves_what_mlstack_serves(mlstack, 
 
 def test_offline_bundle_passes_its_tests_and_scores_what_mlstack_predicts(mlstack, venv, tmp_path):
     _app, client = mlstack
-    bundle = bundle_dir(client, tmp_path, ["tests"])
+    bundle = bundle_dir(client, tmp_path / "unzipped", ["tests"])
     tested = make(bundle, venv, "test")
     assert " passed" in tested.stdout and "failed" not in tested.stdout
     with (tmp_path / "rows.csv").open("w", newline="") as fh:
@@ -155,3 +115,17 @@ def test_offline_bundle_passes_its_tests_and_scores_what_mlstack_predicts(mlstac
     for row, probabilities in zip(scored, expected["probabilities"]):
         got = [float(row[f"proba_{c}"]) for c in expected["classes"]]
         assert got == pytest.approx(probabilities, abs=1e-12)
+
+
+def test_the_docker_bundle_for_the_container_ci_has_the_whole_stack(tmp_path):
+    from tests.integration.bundles import docker_bundle
+
+    bundle = docker_bundle(tmp_path)
+    for rel in ("Dockerfile", "docker-compose.yml", ".dockerignore", "supervisord.conf", "nginx.conf",
+                "conf/entrypoint.sh", "conf/mlstack.env.example", "models/people/model.skops"):
+        assert (bundle / rel).is_file(), rel
+    assert os.access(bundle / "conf/entrypoint.sh", os.X_OK)
+    conf = (bundle / "supervisord.conf").read_text()
+    assert all(f"[program:{p}]" in conf for p in ("postgres", "gunicorn", "worker", "nginx"))
+    assert "BUNDLE_MODELS=models" in (bundle / "Dockerfile").read_text()
+    assert "docker-compose up -d --build" in (bundle / "README.md").read_text()
