@@ -5,7 +5,6 @@ import io
 import json
 import tomllib
 import zipfile
-from pathlib import Path
 
 import pytest
 import skops.io as sio
