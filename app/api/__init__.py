@@ -115,9 +115,7 @@ def create_api_blueprint(swagger: bool = True, training: bool = True) -> Bluepri
 
     from app.api import bundles, datasets, health, jobs, models, predictions
 
-    namespaces = [models.ns, predictions.ns, health.ns, bundles.ns]
-    if training:
-        namespaces += [jobs.train_ns, jobs.ns, datasets.ns, jobs.algo_ns]
-    for ns in namespaces:
+    training_ns = [jobs.train_ns, jobs.ns, datasets.ns, jobs.algo_ns] if training else []
+    for ns in (models.ns, predictions.ns, *training_ns, health.ns, bundles.ns):
         api.add_namespace(ns)
     return bp
