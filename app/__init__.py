@@ -49,7 +49,7 @@ def create_app(config: Config | None = None) -> Flask:
                                on_prediction=observe_prediction))
 
     init_request_logging(app, observe_request)
-    app.register_blueprint(create_api_blueprint())
+    app.register_blueprint(create_api_blueprint(config.SWAGGER_ENABLED, config.TRAINING_ENABLED))
     if config.UI_ENABLED:
         from app.ui import ui_blueprint
 
@@ -57,7 +57,9 @@ def create_app(config: Config | None = None) -> Flask:
 
     @app.get("/")
     def index():
-        return redirect(url_for("ui.models") if config.UI_ENABLED else url_for("api.doc"))
+        if config.UI_ENABLED:
+            return redirect(url_for("ui.models"))
+        return redirect("/api/v1/docs" if config.SWAGGER_ENABLED else "/api/v1/models")
 
     @app.get("/metrics")
     def metrics():

@@ -93,6 +93,16 @@ class Config:
         self.JOB_MAX_ATTEMPTS = _env_int("JOB_MAX_ATTEMPTS", 3)
         self.WORKER_POLL_SECONDS = _env_float("WORKER_POLL_SECONDS", 1.0)
         self.UI_ENABLED = _env_bool("UI_ENABLED", True)  # the browser pages under /ui/
+        # parts that can be switched off (deployment bundles do)
+        self.SWAGGER_ENABLED = _env_bool("SWAGGER_ENABLED", True)  # /api/v1/docs and swagger.json
+        self.TRAINING_ENABLED = _env_bool("TRAINING_ENABLED", True)  # datasets, training, jobs
+        # deployment bundles: where built ones are kept and for how long; the mlstack tree
+        # whose deployment files they are made of; a bundle's own models (registered at init)
+        self.BUNDLE_STORE = Path(os.environ.get("BUNDLE_STORE") or var / "bundles")
+        self.BUNDLE_TTL_HOURS = _env_float("BUNDLE_TTL_HOURS", 24.0)
+        self.MLSTACK_HOME = Path(os.environ.get("MLSTACK_HOME") or ROOT)
+        models = os.environ.get("BUNDLE_MODELS")
+        self.BUNDLE_MODELS = (ROOT / models if not Path(models).is_absolute() else Path(models)) if models else None
 
     def ensure_token(self) -> None:
         """Development: a token is generated on first use, kept under var/ so every

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 
 from app.config import Config
+from app.core.bundles.service import BundleService
+from app.core.bundles.sources import SourceTree
+from app.core.bundles.store import BundleStore
 from app.core.datasets import DatasetStore
 from app.core.queue import JobQueue
 from app.core.registry import ArtifactStore, Registry
@@ -25,6 +28,7 @@ class Services:
     datasets: DatasetStore
     queue: JobQueue
     predictions: PredictionService
+    bundles: BundleService
 
 
 def build_services(config: Config, *, on_predict_call: OnCall | None = None,
@@ -45,6 +49,9 @@ def build_services(config: Config, *, on_predict_call: OnCall | None = None,
         datasets=DatasetStore(db, config.DATASET_STORE, config.MAX_DATASET_BYTES),
         queue=JobQueue(db, config.JOB_HEARTBEAT_TIMEOUT, config.JOB_MAX_ATTEMPTS),
         predictions=predictions,
+        bundles=BundleService(registry,
+                              BundleStore(config.BUNDLE_STORE, config.BUNDLE_TTL_HOURS * 3600),
+                              SourceTree(config.MLSTACK_HOME)),
     )
 
 

@@ -20,24 +20,28 @@ AUTHORIZATIONS = {
 }
 
 
-def create_api_blueprint() -> Blueprint:
+def create_api_blueprint(swagger: bool = True, training: bool = True) -> Blueprint:
+    """The API; `swagger` off drops /docs and swagger.json, `training` off the datasets,
+    training, jobs and algorithms namespaces (deployment bundles switch them off)."""
     bp = Blueprint("api", __name__, url_prefix="/api/v1")
     api = Api(
-        bp,
         version="1.0",
         title="mlstack",
         description="Serve, version and train scikit-learn models. Admin operations need "
                     "the bearer token (Authorize button).",
-        doc="/docs",
+        doc="/docs" if swagger else False,
         authorizations=AUTHORIZATIONS,
         validate=True,
     )
+    # bound here: Api(bp, add_specs=...) loses add_specs (its init_app resets it)
+    api.init_app(bp, add_specs=swagger)
     api.models["Error"] = ERROR_MODEL
     register_error_handlers(api)
 
-    from app.api import datasets, health, jobs, models, predictions
+    from app.api import bundles, datasets, health, jobs, models, predictions
 
-    for ns in (models.ns, predictions.ns, jobs.train_ns, jobs.ns, datasets.ns, jobs.algo_ns, health.ns):
+    training_ns = [jobs.train_ns, jobs.ns, datasets.ns, jobs.algo_ns] if training else []
+    for ns in (models.ns, predictions.ns, *training_ns, health.ns, bundles.ns):
         api.add_namespace(ns)
     return bp
 

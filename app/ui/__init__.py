@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from app.api.errors import status_of
 from app.core.errors import ServiceError
 from app.core.registry import check_name
 
@@ -42,5 +43,6 @@ def bundles():
 
 @ui_blueprint.errorhandler(ServiceError)
 def _service_error(exc: ServiceError):
-    return render_template("ui/error.html", page="error", status=exc.status,
-                           message=exc.message), exc.status
+    status = status_of(exc)
+    return render_template("ui/error.html", page="error", status=status,
+                           message=exc.message), status

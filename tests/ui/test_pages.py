@@ -9,6 +9,7 @@ import pytest
 
 from app import create_app
 from app.config import TestingConfig
+from app.services import services_of
 
 PAGES = ["/ui/", "/ui/models/iris", "/ui/train", "/ui/jobs", "/ui/bundles"]
 
@@ -76,7 +77,7 @@ def test_ui_disabled_removes_the_pages_and_root_goes_to_swagger(tmp_path):
     assert client.get("/ui/").status_code == 404
     res = client.get("/")
     assert res.status_code == 302 and res.headers["Location"] == "/api/v1/docs"
-    app.extensions["mlstack.db"].dispose()
+    services_of(app).db.dispose()
 
 
 def test_pages_behind_a_path_prefix_use_it_for_links_and_the_api(client):
