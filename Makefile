@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test stack bench clean
+.PHONY: install run test docker-test stack bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ run: install
 ## Run the whole test suite (unit, API on SQLite and PostgreSQL, integration stack).
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## The container for real: starts dockerd if none answers, makes the base image if no
+## registry gives it, builds the image, runs docker-compose.yml and tests it (tests/docker).
+docker-test: install
+	.ci/docker-test
 
 ## The production stack natively: supervisord, PostgreSQL, gunicorn, worker, nginx on 5001.
 stack: install

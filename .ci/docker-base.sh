@@ -54,16 +54,15 @@ cp /usr/local/share/ca-certificates/*.crt "$work/ctx/ca/" 2>/dev/null || true
 cat >"$work/ctx/Dockerfile" <<DF
 FROM $ROOTFS_IMAGE
 LABEL org.opencontainers.image.description="local stand-in for $IMAGE (made by .ci/docker-base.sh)"
-ENV LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive
+ENV LANG=C.UTF-8
 COPY ca/ /usr/local/share/ca-certificates/
-RUN apt-get update \\
+RUN export DEBIAN_FRONTEND=noninteractive && apt-get update \\
     && apt-get install -y --no-install-recommends python3 python3-venv python3-pip ca-certificates \\
     && update-ca-certificates >/dev/null \\
-    && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \\
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb \\
     && for name in python python3 python3.11; do ln -s /usr/bin/python3 /usr/local/bin/\$name; done \\
     && for name in pip pip3 pip3.11; do ln -s /usr/bin/pip3 /usr/local/bin/\$name; done \\
     && printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' >/etc/pip.conf
-ENV DEBIAN_FRONTEND=
 CMD ["python3"]
 DF
 docker build -q --pull=false -t "$IMAGE" "$work/ctx" >/dev/null
