@@ -17,7 +17,7 @@ RUN mkdir /src/app && touch /src/app/__init__.py \
     && /opt/venv/bin/pip install /src \
     && /opt/venv/bin/pip uninstall -y mlstack \
     && /opt/venv/bin/pip uninstall -y pip setuptools \
-    && find /opt/venv/lib -depth -type d \( -name tests -o -name testing \) \
+    && find /opt/venv/lib -depth -type d -name tests \
         -path '*/site-packages/*' \( -path '*/numpy/*' -o -path '*/scipy/*' -o -path '*/pandas/*' \
         -o -path '*/sklearn/*' \) -exec rm -rf {} + \
     && find /opt/venv -name __pycache__ -type d -prune -exec rm -rf {} + \

@@ -84,6 +84,8 @@ class Container:
         start = time.monotonic()
         last = None
         while time.monotonic() - start < timeout:
+            restarts = run("docker", "inspect", "-f", "{{.RestartCount}}", self.id).stdout.strip()
+            assert restarts == "0", f"the container restarted {restarts} time(s)\n{self.logs()[-4000:]}"
             try:
                 last = self.http.get(self.url + "/api/v1/health/ready", timeout=5)
                 if last.status_code == 200:

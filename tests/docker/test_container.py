@@ -123,7 +123,7 @@ def test_nginx_access_log_is_rotated(container):
     log = "/var/lib/mlstack/log/nginx-access.log"
     # grow it past the 50 MB limit, then run what [program:logrotate] runs every 5 min
     container.exec("sh", "-c", f"head -c 52428800 /dev/zero | tr '\\\\0' x >> {log}", user="mlstack")
-    container.exec("logrotate", "-s", "/var/lib/mlstack/run/logrotate.state",
+    container.exec("logrotate", "-s", "/var/lib/mlstack/nginx/run/logrotate.state",
                    "/var/lib/mlstack/run/logrotate.conf", user="mlstack")
     assert container.get("/api/v1/health/live", headers={"X-Request-ID": "after-rotation"}).ok
     time.sleep(0.5)

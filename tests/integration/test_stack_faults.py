@@ -30,7 +30,7 @@ def test_restart_all_stops_in_order_and_the_running_job_finishes_first(running):
     stack.wait_running(PROGRAMS, timeout=60)
     job = train(stack, "it-ordered", SHORT_JOB)
     deadline = time.monotonic() + 60
-    while stack.get(f"/api/v1/jobs/{job['id']}").json()["stage"] not in ("fitting", "done"):
+    while stack.get(f"/api/v1/jobs/{job['id']}").json().get("stage") not in ("fitting", "done"):
         assert time.monotonic() < deadline
         time.sleep(0.2)
     mark = len(stack.out.read_text(errors="replace"))
