@@ -9,7 +9,10 @@
 FROM python:3.11-slim-bookworm AS venv
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
-COPY pyproject.toml README.md /src/
+# README.md is the package's readme: an empty one, so editing the real one keeps this
+# layer cached
+COPY pyproject.toml /src/
+RUN touch /src/README.md
 # only the dependencies (the code itself runs from the checkout); then pip and
 # setuptools (the stack installs nothing at run time) and the test suites numpy,
 # scipy, pandas and scikit-learn ship inside their packages
@@ -53,9 +56,11 @@ COPY --from=venv /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /opt/mlstack
 COPY . .
-# supervisorctl without -c reads /etc/supervisord.conf: the entrypoint writes the
-# socket's address and per-start credentials there (see supervisord.conf)
-RUN ln -s /var/lib/mlstack/run/supervisorctl.conf /etc/supervisord.conf
+# supervisorctl without -c reads <its virtualenv>/etc/supervisord.conf first (before the
+# working directory's supervisord.conf): the entrypoint writes the socket's address and
+# this start's credentials there (see supervisord.conf)
+RUN mkdir /opt/venv/etc \
+    && ln -s /var/lib/mlstack/run/supervisorctl.conf /opt/venv/etc/supervisord.conf
 
 # Paths the entrypoint, supervisord.conf and supervisorctl read. State lives in the
 # volumes under /var/lib/mlstack (see docker-compose.yml).

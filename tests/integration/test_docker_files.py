@@ -110,7 +110,8 @@ def test_dockerfile_runs_what_the_native_runner_runs():
     assert "-c %(ENV_MLSTACK_HOME)s/nginx.conf" in sup
     assert "-c %(ENV_MLSTACK_HOME)s/conf/gunicorn.conf.py wsgi:app" in sup
     # supervisorctl in the container reads what the entrypoint writes for it
-    assert f'ln -s {env["MLSTACK_VAR"]}/run/supervisorctl.conf /etc/supervisord.conf' in " ".join(df["RUN"])
+    assert (f'ln -s {env["MLSTACK_VAR"]}/run/supervisorctl.conf {env["MLSTACK_BIN"].rsplit("/", 1)[0]}'
+            '/etc/supervisord.conf') in " ".join(df["RUN"])
 
     # the binaries the entrypoint is pointed at exist where the Dockerfile installs them
     assert env["PG_BIN"] == "/usr/lib/postgresql/15/bin" and "postgresql-15" in " ".join(df["RUN"])
