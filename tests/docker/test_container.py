@@ -162,3 +162,24 @@ def test_docker_stop_during_a_long_job_hands_it_back(container):
            refitting_after_start_seconds=round(time.monotonic() - start - stop_seconds, 1))
     assert job["status"] == "running" and job["attempts"] == 1, job
     assert stop_seconds < 60
+
+
+def test_the_image_is_lean(image):
+    """The project's own layers (above the base) stay small, and carry no compiler, pip
+    cache or LLVM; sizes per layer are in docs/container.md."""
+    def layers(ref: str) -> tuple[list[str], int]:
+        out = run("docker", "history", "--no-trunc", "--format", "{{.ID}}", ref).stdout.split()
+        sizes = run("docker", "image", "inspect", "-f", "{{.Size}}", ref).stdout
+        return out, int(sizes)
+
+    base = run("sh", "-c", "sed -n 's/^FROM[[:space:]]*\\([^[:space:]]*\\)[[:space:]]*$/\\1/p' Dockerfile"
+               " | tail -n 1").stdout.strip()
+    (_, total), (_, base_size) = layers(image), layers(base)
+    own_mb = (total - base_size) / 2**20
+    record("image_size", total_mb=round(total / 2**20), base_mb=round(base_size / 2**20),
+           own_layers_mb=round(own_mb))
+    assert own_mb <= 480, own_mb
+    found = run("docker", "run", "--rm", "--entrypoint", "sh", image, "-c",
+                "ls /usr/bin/gcc /usr/bin/cc /root/.cache/pip /opt/venv/bin/pip "
+                "/usr/lib/x86_64-linux-gnu/libLLVM-14.so.1 2>/dev/null; true").stdout.split()
+    assert found == [], found
