@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test test-unit test-api test-integration lint fmt typecheck stack bench clean
+.PHONY: install run test test-unit test-api test-integration docker-test lint fmt typecheck stack bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ fmt: install
 
 typecheck: install
 	$(BIN)/mypy
+
+## The container for real: starts dockerd if none answers, makes the base image if no
+## registry gives it, builds the image, runs docker-compose.yml and tests it (tests/docker).
+docker-test: install
+	.ci/docker-test
 
 ## The production stack natively: supervisord, PostgreSQL, gunicorn, worker, nginx on 5001.
 stack: install

@@ -6,8 +6,11 @@ thread keeps its heartbeat fresh, register the fitted pipeline as a new model ve
 (promoting it when the spec asks), mark the job succeeded. Training that raises fails
 the job with the error and the worker goes on.
 
-Signals: the first SIGTERM/SIGINT lets the current job finish, then the worker exits;
-a second one interrupts training and gives the job back to the queue. A SIGKILLed
+Signals: the first SIGTERM/SIGINT gives the current job WORKER_STOP_GRACE_SECONDS
+(default 20) to finish, then interrupts its training and hands it back to the queue
+(not counted as an attempt), so the next worker starts it at once; a second signal
+hands it back at once. Saving a fitted model is never interrupted. Both happen well
+before supervisord's stopwaitsecs (60 s) would SIGKILL the worker. A SIGKILLed
 worker's job is retried by another worker once its heartbeat is older than
 JOB_HEARTBEAT_TIMEOUT."""
 from __future__ import annotations
@@ -82,6 +85,9 @@ class Worker:
         self.heartbeat_interval = max(0.2, queue.heartbeat_timeout / 4)
         self.stopping = False
         self._busy = False
+        self._saving = False
+        # read here rather than in Config: only the signal handling uses it
+        self.stop_grace = float(os.environ.get("WORKER_STOP_GRACE_SECONDS", "20"))
 
     @classmethod
     def from_services(cls, services: Services) -> "Worker":
@@ -92,14 +98,32 @@ class Worker:
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGALRM, self._on_grace_over)
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
         if self.stopping and self._busy:
-            log.warning("second %s: abandoning the current job", signal.Signals(signum).name)
-            raise Interrupted()
+            self._interrupt(f"second {name}")
+            return
         self.stopping = True
-        log.info("%s: %s", signal.Signals(signum).name,
-                 "finishing the current job, then exiting" if self._busy else "exiting")
+        if not self._busy:
+            log.info("%s: exiting", name)
+            return
+        log.info("%s: the current job has %g s to finish, then it goes back to the queue",
+                 name, self.stop_grace)
+        # SIGALRM (below) interrupts the training in the main thread when the grace is over
+        signal.setitimer(signal.ITIMER_REAL, max(self.stop_grace, 0.001))
+
+    def _on_grace_over(self, _signum: int, _frame: Any) -> None:
+        if self._busy:
+            self._interrupt(f"{self.stop_grace:g} s stop grace over")
+
+    def _interrupt(self, why: str) -> None:
+        if self._saving:  # a model half registered is worse than a late exit: let it finish
+            log.warning("%s: the job is being saved; finishing that first", why)
+            return
+        log.warning("%s: handing the current job back to the queue", why)
+        raise Interrupted()
 
     # ---- loop ----------------------------------------------------------------------------
     def run(self, max_jobs: int | None = None) -> int:
@@ -140,12 +164,14 @@ class Worker:
         try:
             self._process(job)
         except Interrupted:
+            self._busy = False  # no signal interrupts the hand-back itself
             self.queue.release(job["id"], self.worker_id,
                                "returned to the queue: its worker was stopped mid-training")
             log.warning("job %s returned to the queue", job["id"])
             self.stopping = True
         finally:
-            self._busy = False
+            signal.setitimer(signal.ITIMER_REAL, 0)  # no grace timer outlives its job
+            self._busy = self._saving = False
         return True
 
     def _process(self, job: dict) -> None:
@@ -160,6 +186,7 @@ class Worker:
                 result = training.train(spec, lambda: self.datasets.load(spec["dataset"]),
                                         on_stage=on_stage)
                 on_stage("saving")
+                self._saving = True
                 if beat.lost:
                     raise LostJob(f"job {job_id} was taken from this worker")
                 version = self.registry.add_estimator(

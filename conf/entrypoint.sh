@@ -22,6 +22,8 @@ LOGGING_CONF=${LOGGING_CONF:-$MLSTACK_HOME/logging.conf}
 PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$MLSTACK_VAR/run/prometheus}
 PGDATA=${PGDATA:-$MLSTACK_VAR/pgdata}
 PGPORT=${PGPORT:-5432}
+# nginx.conf proxies to 127.0.0.1:5000: a PORT meant for `make run` must not move it
+GUNICORN_BIND=127.0.0.1:5000
 PG_SOCKET_DIR=${PG_SOCKET_DIR:-$MLSTACK_VAR/run/postgresql}
 # empty = unix socket only: nothing to collide with a system PostgreSQL on the host
 PG_LISTEN=${PG_LISTEN:-}
@@ -75,6 +77,18 @@ as_user() {  # as_user USER CMD...: the environment is kept
     if [ "$(id -un)" = "$_user" ]; then "$@"; else runuser -u "$_user" -- "$@"; fi
 }
 
+# PostgreSQL and nginx run as their own users: each must be able to reach the state
+# directory (every parent searchable). A checkout under /root or a `mktemp -d`
+# directory is not: say so now, before anything is set up, not as initdb's
+# "Permission denied" later.
+nearest=$MLSTACK_VAR
+while [ ! -e "$nearest" ]; do nearest=$(dirname "$nearest"); done
+for _who in "$PG_USER" "$NGINX_USER"; do
+    if ! as_user "$_who" sh -c 'cd "$1"' _ "$nearest" 2>/dev/null; then
+        die "user $_who (PostgreSQL, nginx) cannot reach $MLSTACK_VAR: a parent directory is closed to other users. Put the state elsewhere, e.g. MLSTACK_VAR=/var/lib/mlstack make stack, or open the parents with chmod o+x"
+    fi
+done
+
 # ---- directories --------------------------------------------------------------
 RUN_DIR=$MLSTACK_VAR/run
 mkdir -p "$MLSTACK_VAR" "$RUN_DIR" "$MODEL_STORE" "$LOG_DIR" "$PROMETHEUS_MULTIPROC_DIR" \
@@ -97,6 +111,37 @@ chmod 0755 "$RUN_DIR" "$PG_SOCKET_DIR"
 # stale sockets from an unclean stop would make supervisord refuse to start
 rm -f "$RUN_DIR/supervisor.sock" "$RUN_DIR/supervisord.pid"
 
+# supervisord's control socket: a new password on every start, in the file
+# supervisorctl reads (conf/stack.sh ctl natively, /etc/supervisord.conf in the image)
+SUPERVISORD_USER=$(id -un)
+SUPERVISOR_USERNAME=mlstack
+SUPERVISOR_PASSWORD=$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')
+(umask 077; cat >"$RUN_DIR/supervisorctl.conf" <<EOF
+; written by conf/entrypoint.sh on every start
+[supervisorctl]
+serverurl=unix://$RUN_DIR/supervisor.sock
+username=$SUPERVISOR_USERNAME
+password=$SUPERVISOR_PASSWORD
+EOF
+)
+
+# nginx's access log, rotated by [program:logrotate] (conf/logrotate.sh) as nginx's user
+cat >"$RUN_DIR/logrotate.conf" <<EOF
+# written by conf/entrypoint.sh on every start
+$LOG_DIR/nginx-access.log {
+    su $NGINX_USER $(id -gn "$NGINX_USER")
+    size ${NGINX_LOG_MAX_MB:-50}M
+    rotate ${NGINX_LOG_BACKUPS:-5}
+    missingok
+    notifempty
+    compress
+    delaycompress
+    postrotate
+        kill -USR1 "\$(cat "$MLSTACK_VAR/nginx/run/nginx.pid")" 2>/dev/null || true
+    endscript
+}
+EOF
+
 # ---- secrets ------------------------------------------------------------------
 if [ "$MLSTACK_ENV" = production ] && [ -z "${API_TOKEN:-}" ]; then
     die "API_TOKEN must be set in production (see conf/mlstack.env.example)"
@@ -117,7 +162,8 @@ fi
 
 export MLSTACK_HOME MLSTACK_VAR MLSTACK_ENV MODEL_STORE LOG_DIR LOGGING_CONF \
     PROMETHEUS_MULTIPROC_DIR PGDATA PGPORT PG_SOCKET_DIR PG_LISTEN PG_BIN PG_USER \
-    NGINX_BIN NGINX_USER MLSTACK_BIN MLSTACK_USER DATABASE_URL
+    NGINX_BIN NGINX_USER MLSTACK_BIN MLSTACK_USER DATABASE_URL \
+    SUPERVISORD_USER SUPERVISOR_USERNAME SUPERVISOR_PASSWORD GUNICORN_BIND
 export PATH="$MLSTACK_BIN:$PATH"
 
 # ---- 2. the PostgreSQL cluster ------------------------------------------------
@@ -173,4 +219,6 @@ trap - EXIT INT TERM
 # ---- 5. supervisord -----------------------------------------------------------
 log "starting supervisord (app as $MLSTACK_USER, nginx as $NGINX_USER, PostgreSQL as $PG_USER)"
 cd "$MLSTACK_HOME"
+# conf/ on its path for the ordered `stop all` interface (conf/supervisor_order.py)
+export PYTHONPATH="$MLSTACK_HOME/conf${PYTHONPATH:+:$PYTHONPATH}"
 exec "$SUPERVISORD" -c "$MLSTACK_HOME/supervisord.conf"

@@ -13,7 +13,9 @@ def _int(name, default):
     return int(raw) if raw not in (None, "") else default
 
 
-bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:5000")
+# GUNICORN_BIND, else PORT (the variable platforms and tutorials set) on loopback. The
+# stack sets neither: nginx's upstream is 127.0.0.1:5000.
+bind = os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{_int('PORT', 5000)}"
 workers = _int("GUNICORN_WORKERS", 2)
 # Threads: a thread waiting on the database must not block its worker, and requests
 # in flight together are predicted together (app/core/batching.py), so a slow model

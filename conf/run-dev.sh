@@ -14,5 +14,8 @@ flask --app wsgi init
 flask --app wsgi worker &
 worker=$!
 trap 'kill -TERM "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true' EXIT INT TERM
-echo "mlstack: serving on http://${GUNICORN_BIND:-127.0.0.1:5000} (Swagger UI: /api/v1/docs); token in $MLSTACK_VAR/api_token"
+# PORT, as every platform and tutorial sets it (conf/gunicorn.conf.py reads it too);
+# GUNICORN_BIND, when given, wins
+export GUNICORN_BIND="${GUNICORN_BIND:-127.0.0.1:${PORT:-5000}}"
+echo "mlstack: serving on http://$GUNICORN_BIND (Swagger UI: /api/v1/docs); token in $MLSTACK_VAR/api_token"
 gunicorn -c conf/gunicorn.conf.py wsgi:app

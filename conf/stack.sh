@@ -20,7 +20,8 @@ fi
 
 if [ "${1:-}" = ctl ]; then
     shift
-    exec supervisorctl -c "$ROOT/supervisord.conf" "$@"
+    # written by the entrypoint on every start: the socket and this start's password
+    exec supervisorctl -c "$MLSTACK_VAR/run/supervisorctl.conf" "$@"
 fi
 
 export MLSTACK_ENV="${MLSTACK_ENV:-production}"

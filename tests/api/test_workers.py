@@ -1,6 +1,7 @@
 """Real worker processes (`python -m app.worker`) on SQLite and PostgreSQL: several
-workers never run a job twice, a SIGKILLed worker's job is finished by another, and
-SIGTERM lets the current job finish."""
+workers never run a job twice, a SIGKILLed worker's job is finished by another,
+SIGTERM lets the current job finish within the stop grace and hands it back to the
+queue after it."""
 from __future__ import annotations
 
 import os
@@ -22,7 +23,7 @@ SLOW = {"dataset": "breast_cancer", "algorithm": "gradient_boosting",
 
 
 class WorkerProcess:
-    def __init__(self, config, log_path: Path):
+    def __init__(self, config, log_path: Path, extra_env: dict[str, str] | None = None):
         env = {
             **os.environ,
             "MLSTACK_ENV": "testing",
@@ -34,6 +35,7 @@ class WorkerProcess:
             "JOB_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
             "WORKER_POLL_SECONDS": "0.1",
             "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
         }
         self.log_path = log_path
         self._log = open(log_path, "wb")
@@ -72,8 +74,8 @@ def wait_for(predicate, timeout: float, describe=lambda: "timed out"):
 def workers(config, tmp_path):
     started: list[WorkerProcess] = []
 
-    def start() -> WorkerProcess:
-        w = WorkerProcess(config, tmp_path / f"worker{len(started)}.log")
+    def start(**extra_env: str) -> WorkerProcess:
+        w = WorkerProcess(config, tmp_path / f"worker{len(started)}.log", extra_env)
         started.append(w)
         return w
 
@@ -144,3 +146,43 @@ def test_sigterm_lets_the_current_job_finish_then_the_worker_exits(client, worke
     assert w.proc.wait(60) == 0, w.log()
     assert job(client, running)["status"] == "succeeded"
     assert job(client, waiting)["status"] == "queued"  # left for the next worker
+
+
+def test_sigterm_hands_a_long_job_back_when_the_stop_grace_is_over(client, workers):
+    w = workers(WORKER_STOP_GRACE_SECONDS="1")
+    w.wait_started()
+    job_id = enqueue(client, "slow", **{**SLOW, "params": {"n_estimators": 20000}})
+    wait_for(lambda: job(client, job_id).get("stage") == "fitting", 60,
+             lambda: f"job never reached fitting: {job(client, job_id)}\n{w.log()}")
+    signalled = time.monotonic()
+    w.proc.send_signal(signal.SIGTERM)
+    assert w.proc.wait(30) == 0, w.log()
+    # well inside supervisord's stopwaitsecs (60 s): the grace, then the hand-back
+    assert time.monotonic() - signalled < 10, w.log()
+    back = job(client, job_id)
+    assert back["status"] == "queued" and back["attempts"] == 0, back
+    assert "worker was stopped" in back["error"]
+    assert "1 s stop grace over: handing the current job back" in w.log()
+
+    # the next worker starts it at once (no heartbeat timeout to wait for)
+    second = workers()
+    second.wait_started()
+    wait_for(lambda: job(client, job_id)["status"] == "running", 10,
+             lambda: f"not claimed again: {job(client, job_id)}\n{second.log()}")
+    assert job(client, job_id)["attempts"] == 1
+
+
+def test_a_second_sigterm_hands_the_job_back_at_once(client, workers):
+    w = workers()  # default grace (20 s)
+    w.wait_started()
+    job_id = enqueue(client, "slow", **{**SLOW, "params": {"n_estimators": 20000}})
+    wait_for(lambda: job(client, job_id).get("stage") == "fitting", 60,
+             lambda: f"job never reached fitting: {job(client, job_id)}\n{w.log()}")
+    signalled = time.monotonic()
+    w.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    w.proc.send_signal(signal.SIGTERM)
+    assert w.proc.wait(30) == 0, w.log()
+    assert time.monotonic() - signalled < 8, w.log()
+    back = job(client, job_id)
+    assert back["status"] == "queued" and back["attempts"] == 0, back

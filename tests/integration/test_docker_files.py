@@ -38,6 +38,14 @@ def docker_env(df) -> dict[str, str]:
     return env
 
 
+def port_mapping(port) -> tuple[str, str, str]:
+    """(host address, host port, container port) of a `docker-compose config` port."""
+    if isinstance(port, dict):
+        return port.get("host_ip", "0.0.0.0"), str(port["published"]), str(port["target"])
+    host_ip, published, target = port.split("/")[0].split(":")
+    return host_ip, published, target
+
+
 def compose_config(env_extra: dict) -> subprocess.CompletedProcess:
     if shutil.which("docker-compose") is None:
         need_binary("docker-compose")
@@ -52,8 +60,8 @@ def test_docker_compose_config_validates():
     assert out.returncode == 0, out.stderr
     config = yaml.safe_load(out.stdout)
     app = config["services"]["app"]
-    ports = [p if isinstance(p, str) else f"{p['published']}:{p['target']}" for p in app["ports"]]
-    assert ports == ["5000:5001"]  # the host's 5000 -> nginx's 5001
+    # the host's 5000 (every address) -> nginx's 5001 by default
+    assert [port_mapping(p) for p in app["ports"]] == [("0.0.0.0", "5000", "5001")]
     assert app["environment"]["API_TOKEN"] == "t0ken"
     assert app["environment"]["MLSTACK_ENV"] == "production"
     assert app["restart"] in ("unless-stopped", "always")
@@ -64,6 +72,13 @@ def test_docker_compose_config_validates():
     # the database cluster, models and logs each in a named volume, where the
     # entrypoint puts them (its defaults under MLSTACK_VAR)
     assert {f"{var}/pgdata", f"{var}/models", f"{var}/log", var} <= mounts
+
+
+def test_docker_compose_host_port_and_address_come_from_the_environment():
+    out = compose_config({"API_TOKEN": "t0ken", "MLSTACK_PORT": "5123", "MLSTACK_BIND": "127.0.0.1"})
+    assert out.returncode == 0, out.stderr
+    (port,) = yaml.safe_load(out.stdout)["services"]["app"]["ports"]
+    assert port_mapping(port) == ("127.0.0.1", "5123", "5001")
 
 
 def test_docker_compose_refuses_to_run_without_a_token():
@@ -94,7 +109,9 @@ def test_dockerfile_runs_what_the_native_runner_runs():
     sup = (ROOT / "supervisord.conf").read_text()
     assert "-c %(ENV_MLSTACK_HOME)s/nginx.conf" in sup
     assert "-c %(ENV_MLSTACK_HOME)s/conf/gunicorn.conf.py wsgi:app" in sup
-    assert f'ln -s {home}/supervisord.conf /etc/supervisord.conf' in " ".join(df["RUN"])
+    # supervisorctl in the container reads what the entrypoint writes for it
+    assert (f'ln -s {env["MLSTACK_VAR"]}/run/supervisorctl.conf {env["MLSTACK_BIN"].rsplit("/", 1)[0]}'
+            '/etc/supervisord.conf') in " ".join(df["RUN"])
 
     # the binaries the entrypoint is pointed at exist where the Dockerfile installs them
     assert env["PG_BIN"] == "/usr/lib/postgresql/15/bin" and "postgresql-15" in " ".join(df["RUN"])
@@ -107,7 +124,8 @@ def test_dockerfile_runs_what_the_native_runner_runs():
     assert re.findall(r"^\s*listen\s+(\d+)", nginx, re.M) == ["5001"]
     assert re.search(r"server 127\.0\.0\.1:5000;", nginx)
     gconf = (ROOT / "conf" / "gunicorn.conf.py").read_text()
-    assert 'os.environ.get("GUNICORN_BIND", "127.0.0.1:5000")' in gconf
+    assert 'f"127.0.0.1:{_int(\'PORT\', 5000)}"' in gconf
+    assert "GUNICORN_BIND=127.0.0.1:5000" in entry  # a PORT meant for `make run` cannot move it
 
     # the health check probes readiness through nginx
     health = df["HEALTHCHECK"][-1]
