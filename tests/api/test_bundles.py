@@ -58,8 +58,7 @@ def test_the_manifest_names_the_source_version(client, iris):
 
 def test_an_expired_bundle_is_gone(app, client, iris):
     body = create(client, {"models": ["iris"]}).get_json()
-    services_of(app).config.BUNDLE_TTL_HOURS = 0
-    app.extensions.pop("mlstack.bundles", None)
+    services_of(app).bundles.store.ttl_seconds = 0
     assert client.get(f"/api/v1/bundles/{body['id']}", headers=AUTH).status_code == 404
 
 
