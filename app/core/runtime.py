@@ -104,7 +104,12 @@ class LoadedModel:
         frame = pd.DataFrame(matrix, columns=self.schema.names)
         for f in self.schema.features:
             col = frame[f["name"]]
-            frame[f["name"]] = col.astype("float64") if f["type"] == "numeric" else col.astype(object)
+            if f["type"] == "numeric":
+                frame[f["name"]] = col.astype("float64")
+            else:
+                # a missing category reaches scikit-learn as its own marker (NaN), whatever
+                # else the batch holds: pandas keeps None as None in an all-None column
+                frame[f["name"]] = col.astype(object).where(col.notna(), np.nan)
         return frame
 
     def check_proba(self, return_proba: bool) -> None:

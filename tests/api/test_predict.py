@@ -137,3 +137,18 @@ def test_a_model_registered_by_another_process_is_served_at_once(client, app, ir
     other.db.dispose()
     res = predict(client, "flowers", {"instances": [[1, 2, 3, 4]]})
     assert res.status_code == 200, res.get_json()
+
+
+def test_a_missing_category_is_imputed_alone_and_in_a_batch(client, registry, mixed_model):
+    import pandas as pd
+
+    est, _ = mixed_model
+    registry.add_estimator("people", est)
+    missing, known = {"age": 30, "city": None}, {"age": 30, "city": "paris"}
+    alone = predict(client, "people", {"instances": [missing], "return_proba": True})
+    batched = predict(client, "people", {"instances": [known, missing], "return_proba": True})
+    assert alone.status_code == 200 and batched.status_code == 200, (alone.get_json(), batched.get_json())
+    expected = est.predict_proba(pd.DataFrame({"age": [30.0], "city": [np.nan]}, dtype=object)
+                                 .astype({"age": "float64"}))
+    assert alone.get_json()["probabilities"][0] == expected[0].tolist()
+    assert batched.get_json()["probabilities"][1] == expected[0].tolist()
