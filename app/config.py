@@ -92,6 +92,8 @@ class Config:
         self.JOB_HEARTBEAT_TIMEOUT = _env_float("JOB_HEARTBEAT_TIMEOUT", 60.0)
         self.JOB_MAX_ATTEMPTS = _env_int("JOB_MAX_ATTEMPTS", 3)
         self.WORKER_POLL_SECONDS = _env_float("WORKER_POLL_SECONDS", 1.0)
+        # a stopped worker's running job: this long to finish, then back to the queue
+        self.WORKER_STOP_GRACE_SECONDS = _env_float("WORKER_STOP_GRACE_SECONDS", 20.0)
         self.UI_ENABLED = _env_bool("UI_ENABLED", True)  # the browser pages under /ui/
         # parts that can be switched off (deployment bundles do)
         self.SWAGGER_ENABLED = _env_bool("SWAGGER_ENABLED", True)  # /api/v1/docs and swagger.json

@@ -76,7 +76,8 @@ class Heartbeat:
 
 class Worker:
     def __init__(self, queue: JobQueue, registry: Registry, datasets: DatasetStore,
-                 worker_id: str | None = None, poll_seconds: float = 1.0):
+                 worker_id: str | None = None, poll_seconds: float = 1.0,
+                 stop_grace_seconds: float = 20.0):
         self.queue = queue
         self.registry = registry
         self.datasets = datasets
@@ -86,13 +87,13 @@ class Worker:
         self.stopping = False
         self._busy = False
         self._saving = False
-        # read here rather than in Config: only the signal handling uses it
-        self.stop_grace = float(os.environ.get("WORKER_STOP_GRACE_SECONDS", "20"))
+        self.stop_grace = stop_grace_seconds
 
     @classmethod
     def from_services(cls, services: Services) -> "Worker":
         return cls(services.queue, services.registry, services.datasets,
-                   poll_seconds=services.config.WORKER_POLL_SECONDS)
+                   poll_seconds=services.config.WORKER_POLL_SECONDS,
+                   stop_grace_seconds=services.config.WORKER_STOP_GRACE_SECONDS)
 
     # ---- signals ---------------------------------------------------------------------
     def install_signal_handlers(self) -> None:

@@ -28,7 +28,7 @@ DOCKER_COMPONENTS = ["api", "swagger", "training", "database", "supervisor", "ng
 
 def mlstack_with_people(state: Path):
     """(app, test client) of an mlstack whose `people` v1 the worker trained from a CSV."""
-    from app.worker import build as build_worker
+    from app.worker import Worker
 
     config = TestingConfig(var_dir=state / "var", DATABASE_URL=f"sqlite:///{state / 'mlstack.db'}")
     app = create_app(config)
@@ -40,7 +40,7 @@ def mlstack_with_people(state: Path):
     res = client.post("/api/v1/models/people/train", headers=AUTH, json={
         "dataset": res.get_json()["id"], "algorithm": "random_forest", "params": {"n_estimators": 20}})
     assert res.status_code == 202, res.get_json()
-    build_worker(config).run(max_jobs=1)
+    Worker.from_services(services_of(app)).run(max_jobs=1)
     job = client.get(res.headers["Location"]).get_json()
     assert job["status"] == "succeeded", job
     return app, client
