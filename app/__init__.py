@@ -43,7 +43,9 @@ def create_app(config: Config | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         n = config.TRUSTED_PROXIES
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+        # Flask's documented way to wrap the WSGI app in middleware
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
 
     attach(app, build_services(config, on_predict_call=observe_predict_call,
                                on_prediction=observe_prediction))

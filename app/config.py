@@ -55,7 +55,7 @@ def parse_bool(raw: str) -> bool:
 
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return default
     try:
         return parse_bool(raw)

@@ -86,7 +86,9 @@ def init_request_logging(app: Flask,
 
     @app.after_request
     def _finish(response):
-        ctx, req = g._get_current_object(), request._get_current_object()
+        # the objects behind the proxies, looked up once
+        ctx = g._get_current_object()
+        req = request._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
         end = time.perf_counter()
         seconds = end - getattr(ctx, "start", end)
         rid = request_id(ctx)

@@ -53,7 +53,8 @@ def register_error_handlers(api: Api) -> None:
         message = data.get("message") or exc.description or exc.name
         body = error_body(str(message), data.get("errors"))
         if getattr(exc, "data", None) is not None:
-            exc.data = body  # flask-restx answers with exc.data over the handler's result
+            # flask-restx answers with exc.data over the handler's result
+            exc.data = body  # type: ignore[attr-defined]  # set by flask-restx's abort()
         return body, exc.code or 500
 
     @api.errorhandler(Exception)
