@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+MAX_VERSION = 2**31 - 1  # the version column is a 32-bit integer on PostgreSQL
 INSERT_ATTEMPTS = 5  # tries at the next version number while concurrent uploads take it
 
 
@@ -200,6 +201,8 @@ class Registry:
 
     @staticmethod
     def _version(s: Session, model: Model, version: int) -> ModelVersion:
+        if not 0 < version <= MAX_VERSION:  # beyond the column's range: none such, not a 500
+            raise VersionNotFound(model.name, version)
         v = s.scalar(select(ModelVersion).where(ModelVersion.model_id == model.id,
                                                 ModelVersion.version == version))
         if v is None:
