@@ -1,14 +1,22 @@
 """mlstack: serve, version and train scikit-learn models over HTTP."""
 from __future__ import annotations
 
+from types import TracebackType
+
 from flask import Flask, Response, redirect, request
+from flask.typing import ResponseReturnValue
+from typing import Any
+
 from werkzeug.exceptions import HTTPException
 
 from app.config import Config, config_from_env
 
 
 class MLStack(Flask):
-    def log_exception(self, exc_info) -> None:
+    def log_exception(
+        self,
+        exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None],
+    ) -> None:
         """Expected failures (a ServiceError such as 503 while the database is down, or
         the database refusing connections) get one line; anything else a traceback."""
         from app.core.errors import ServiceError
@@ -54,20 +62,20 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(create_api_blueprint())
 
     @app.get("/")
-    def index():
+    def index() -> ResponseReturnValue:
         return redirect("/api/v1/docs")
 
     @app.get("/metrics")
-    def metrics():
+    def metrics() -> Response:
         body, content_type = render()
         return Response(body, content_type=content_type)
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):
+    def _http_error(exc: HTTPException) -> tuple[dict[str, Any], int]:
         return error_body(exc.description or exc.name), exc.code or 500
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
+    def _unexpected(exc: Exception) -> tuple[dict[str, Any], int]:
         app.logger.exception("unhandled error")
         return error_body("internal error"), 500
 

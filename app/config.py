@@ -8,6 +8,7 @@ import os
 import secrets
 import warnings
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,7 +127,7 @@ class TestingConfig(Config):
     __test__ = False  # not a pytest test class
     TESTING = True
 
-    def __init__(self, var_dir: Path | None = None, **overrides) -> None:
+    def __init__(self, var_dir: Path | None = None, **overrides: Any) -> None:
         if var_dir is not None:
             self.VAR_DIR = Path(var_dir)
         super().__init__()

@@ -148,7 +148,7 @@ class Worker:
             self._busy = False
         return True
 
-    def _process(self, job: dict) -> None:
+    def _process(self, job: dict[str, Any]) -> None:
         job_id, spec = job["id"], job["spec"]
 
         def on_stage(stage: str) -> None:
