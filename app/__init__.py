@@ -1,14 +1,22 @@
 """mlstack: serve, version and train scikit-learn models over HTTP."""
 from __future__ import annotations
 
+from types import TracebackType
+
 from flask import Flask, Response, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from typing import Any
+
 from werkzeug.exceptions import HTTPException
 
 from app.config import Config, config_from_env
 
 
 class MLStack(Flask):
-    def log_exception(self, exc_info) -> None:
+    def log_exception(
+        self,
+        exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None],
+    ) -> None:
         """Expected failures (a ServiceError such as 503 while the database is down, or
         the database refusing connections) get one line; anything else a traceback."""
         from app.core.errors import ServiceError
@@ -43,7 +51,9 @@ def create_app(config: Config | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         n = config.TRUSTED_PROXIES
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+        # Flask's documented way to wrap the WSGI app in middleware
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
 
     attach(app, build_services(config, on_predict_call=observe_predict_call,
                                on_prediction=observe_prediction))
@@ -56,22 +66,22 @@ def create_app(config: Config | None = None) -> Flask:
         app.register_blueprint(ui_blueprint)
 
     @app.get("/")
-    def index():
+    def index() -> ResponseReturnValue:
         if config.UI_ENABLED:
             return redirect(url_for("ui.models"))
         return redirect("/api/v1/docs" if config.SWAGGER_ENABLED else "/api/v1/models")
 
     @app.get("/metrics")
-    def metrics():
+    def metrics() -> Response:
         body, content_type = render()
         return Response(body, content_type=content_type)
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):
+    def _http_error(exc: HTTPException) -> tuple[dict[str, Any], int]:
         return error_body(exc.description or exc.name), exc.code or 500
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
+    def _unexpected(exc: Exception) -> tuple[dict[str, Any], int]:
         app.logger.exception("unhandled error")
         return error_body("internal error"), 500
 

@@ -8,6 +8,7 @@ import os
 import secrets
 import warnings
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +56,7 @@ def parse_bool(raw: str) -> bool:
 
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return default
     try:
         return parse_bool(raw)
@@ -139,7 +140,7 @@ class TestingConfig(Config):
     __test__ = False  # not a pytest test class
     TESTING = True
 
-    def __init__(self, var_dir: Path | None = None, **overrides) -> None:
+    def __init__(self, var_dir: Path | None = None, **overrides: Any) -> None:
         if var_dir is not None:
             self.VAR_DIR = Path(var_dir)
         super().__init__()

@@ -2,6 +2,7 @@
 logger (configured by logging.conf), with the prediction details when there are any."""
 from __future__ import annotations
 
+import io
 import logging
 import logging.config
 import logging.handlers
@@ -11,9 +12,9 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 
 access_log = logging.getLogger("mlstack.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -25,7 +26,7 @@ class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
     this one asks the open file for its position, so it rolls over just after crossing
     maxBytes instead of just before."""
 
-    def _open(self):
+    def _open(self) -> io.TextIOWrapper:
         stream = super()._open()
         # never roll over anything but a regular file (bpo-45401: /dev/stdout, a pipe)
         self._regular = os.path.isfile(self.baseFilename)
@@ -43,9 +44,10 @@ class Formatter(logging.Formatter):
     """logging.Formatter, with each second's timestamp rendered once: the same text as
     the stdlib's, without a localtime() and strftime() per record (docs/performance.md)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._cached: tuple = (None, "")  # ((second, datefmt, converter), text): replaced whole
+        # ((second, datefmt, converter), text): replaced whole
+        self._cached: tuple[Any, str] = (None, "")
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         key = (int(record.created), datefmt, self.converter)
@@ -66,7 +68,7 @@ def configure_logging(conf: Path, log_dir: Path) -> None:
                                   disable_existing_loggers=False)
 
 
-def request_id(ctx=g) -> str:
+def request_id(ctx: Any = g) -> str:
     return getattr(ctx, "request_id", None) or "-"
 
 
@@ -83,8 +85,10 @@ def init_request_logging(app: Flask,
         ctx.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
     @app.after_request
-    def _finish(response):
-        ctx, req = g._get_current_object(), request._get_current_object()
+    def _finish(response: Response) -> Response:
+        # the objects behind the proxies, looked up once
+        ctx = g._get_current_object()
+        req = request._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
         end = time.perf_counter()
         seconds = end - getattr(ctx, "start", end)
         rid = request_id(ctx)

@@ -38,13 +38,13 @@ def render() -> tuple[bytes, str]:
 
 
 @lru_cache(maxsize=4096)
-def _request_children(method: str, endpoint: str, status: int):
+def _request_children(method: str, endpoint: str, status: int) -> tuple[Counter, Histogram]:
     # labels() looks the child up under a lock on every call: keep the children
     return REQUESTS.labels(method, endpoint, str(status)), LATENCY.labels(method, endpoint)
 
 
 @lru_cache(maxsize=4096)
-def _prediction_children(model: str, version: int):
+def _prediction_children(model: str, version: int) -> tuple[Counter, Counter]:
     return PREDICTIONS.labels(model, str(version)), PREDICT_REQUESTS.labels(model, str(version))
 
 
@@ -55,7 +55,7 @@ def observe_request(method: str, endpoint: str, status: int, seconds: float) -> 
 
 
 @lru_cache(maxsize=4096)
-def _calls_child(model: str, version: int):
+def _calls_child(model: str, version: int) -> Counter:
     return PREDICT_CALLS.labels(model, str(version))
 
 

@@ -60,9 +60,11 @@ def attach(app: Flask, services: Services) -> None:
 
 
 def services_of(app: Flask) -> Services:
-    return app.extensions[EXTENSION]
+    services: Services = app.extensions[EXTENSION]  # put there by attach()
+    return services
 
 
 def current_services() -> Services:
     """The services of the app handling the current request (or CLI command)."""
-    return current_app.extensions[EXTENSION]
+    services: Services = current_app.extensions[EXTENSION]
+    return services

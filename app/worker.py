@@ -175,7 +175,7 @@ class Worker:
             self._busy = self._saving = False
         return True
 
-    def _process(self, job: dict) -> None:
+    def _process(self, job: dict[str, Any]) -> None:
         job_id, spec = job["id"], job["spec"]
 
         def on_stage(stage: str) -> None:

@@ -3,6 +3,8 @@
 answers."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint
 from flask_restx import Api
 from werkzeug.exceptions import HTTPException
@@ -48,18 +50,20 @@ def create_api_blueprint(swagger: bool = True, training: bool = True) -> Bluepri
 
 def register_error_handlers(api: Api) -> None:
     @api.errorhandler(ServiceError)
-    def _service_error(exc: ServiceError):
+    def _service_error(exc: ServiceError) -> tuple[dict[str, Any], int]:
         return error_body(exc.message, exc.errors), status_of(exc)
 
     @api.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):
+    def _http_error(exc: HTTPException) -> tuple[dict[str, Any], int]:
         data = getattr(exc, "data", None) or {}
         message = data.get("message") or exc.description or exc.name
         body = error_body(str(message), data.get("errors"))
         if getattr(exc, "data", None) is not None:
-            exc.data = body  # flask-restx answers with exc.data over the handler's result
+            # flask-restx answers with exc.data over the handler's result
+            exc.data = body  # type: ignore[attr-defined]  # set by flask-restx's abort()
         return body, exc.code or 500
 
     @api.errorhandler(Exception)
-    def _unexpected(exc: Exception):  # flask-restx logs it (Flask.log_exception)
+    # flask-restx logs it (Flask.log_exception)
+    def _unexpected(exc: Exception) -> tuple[dict[str, Any], int]:
         return error_body("internal error"), 500

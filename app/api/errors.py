@@ -2,6 +2,8 @@
 every ServiceError class to a status, and the one error body shape."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask_restx import Model, fields
 
 from app.core import errors as core
@@ -46,8 +48,8 @@ def status_of(exc: core.ServiceError) -> int:
     return 500
 
 
-def error_body(message: str, errors: dict | None = None) -> dict:
-    body = {"message": message, "request_id": request_id()}
+def error_body(message: str, errors: dict[str, str] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"message": message, "request_id": request_id()}
     if errors:
         body["errors"] = errors
     return body

@@ -98,7 +98,7 @@ def registry() -> Registry:
 
 def _json_field(name: str):
     raw = request.form.get(name)
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return None
     try:
         return orjson.loads(raw)

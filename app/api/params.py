@@ -14,7 +14,7 @@ def version_arg(req: Request | None = None) -> int | None:
     if not req.query_string:  # the common case: no query string to parse
         return None
     raw = req.args.get("version")
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return None
     try:
         version = int(raw)
@@ -28,7 +28,7 @@ def version_arg(req: Request | None = None) -> int | None:
 
 def int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return default
     try:
         value = int(raw)

@@ -67,7 +67,9 @@ class Prediction(Resource):
     @ns.response(415, "Send application/json or text/csv", ERROR_MODEL)
     def post(self, name):
         """Predict one row or a batch (JSON, or CSV with a header row)"""
-        app, req = current_app._get_current_object(), request._get_current_object()  # looked up once
+        # the objects behind the proxies, looked up once (LocalProxy methods: untyped)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        req = request._get_current_object()  # type: ignore[attr-defined]
         with services_of(app).predictions.begin(name, version_arg(req)) as prediction:
             model = prediction.model
             mimetype = req.mimetype

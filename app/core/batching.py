@@ -21,11 +21,14 @@ from __future__ import annotations
 import os
 import threading
 import time
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
 
-Predict = Callable[[np.ndarray, bool], dict]
+# {"predictions": [...], plus "probabilities" when asked and "classes" for classifiers}
+Predicted = dict[str, Any]
+Predict = Callable[[np.ndarray, bool], Predicted]
 MAX_YIELDS = 4  # GIL hand-overs a leader offers before it collects
 
 
@@ -41,7 +44,7 @@ class _Item:
         # code under the GIL once per request (docs/performance.md).
         self.done = threading.Lock()
         self.done.acquire()
-        self.result: dict | None = None
+        self.result: Predicted | None = None
         self.error: BaseException | None = None
 
 
@@ -62,7 +65,7 @@ class Arrivals:
             if self.waiting:
                 self.cond.notify_all()
 
-    def slot(self, batcher: "MicroBatcher | None" = None) -> "Slot":
+    def slot(self, batcher: MicroBatcher | None = None) -> Slot:
         """Announce a request as early as possible: `with arrivals.slot() as slot:
         ... slot.predict(matrix, proba, batcher)`."""
         return Slot(self, batcher)
@@ -82,11 +85,11 @@ class MicroBatcher:
         self.calls = 0  # predict calls made (for tests and metrics)
         self.rows = 0
 
-    def slot(self) -> "Slot":
+    def slot(self) -> Slot:
         """A slot announced to this batcher's arrivals and bound to it."""
         return self._arrivals.slot(self)
 
-    def submit(self, slot: "Slot", matrix: np.ndarray, proba: bool) -> dict:
+    def submit(self, slot: Slot, matrix: np.ndarray, proba: bool) -> Predicted:
         """Predict `slot`'s rows, alone or with the requests that arrived with them."""
         slot.submitted = True
         if self.max_wait <= 0 or len(matrix) >= self.max_rows:
@@ -108,7 +111,7 @@ class MicroBatcher:
             self._lead()
         if item.error is not None:
             raise item.error
-        return item.result  # type: ignore[return-value]
+        return item.result  # type: ignore[return-value]  # no error: _settle or _run set it
 
     def _lead(self) -> None:
         """Collect and predict one batch, then hand the lead to the oldest request
@@ -143,7 +146,8 @@ class MicroBatcher:
                 self._arrivals.waiting += 1
                 self._cond.wait(remaining)
                 self._arrivals.waiting -= 1
-            batch, rows = [], 0
+            batch: list[_Item] = []
+            rows = 0
             while self._pending and (not batch or rows + len(self._pending[0].matrix) <= self.max_rows):
                 item = self._pending.pop(0)
                 batch.append(item)
@@ -153,14 +157,14 @@ class MicroBatcher:
 
     def _run(self, batch: list[_Item]) -> None:
         if len(batch) == 1:
-            self._settle(batch[0], lambda: self._predict(batch[0].matrix, batch[0].proba))
+            self._settle(batch[0], partial(self._predict, batch[0].matrix, batch[0].proba))
             return
         try:
             matrix = np.concatenate([i.matrix for i in batch])
             out = self._predict(matrix, any(i.proba for i in batch))
         except Exception:  # noqa: BLE001 - retry one by one so only the culprit fails
             for item in batch:
-                self._settle(item, lambda item=item: self._predict(item.matrix, item.proba))
+                self._settle(item, partial(self._predict, item.matrix, item.proba))
             return
         self._count(out, len(matrix))
         start = 0
@@ -175,14 +179,14 @@ class MicroBatcher:
             item.done.release()
             start = end
 
-    def _settle(self, item: _Item, call: Callable[[], dict]) -> None:
+    def _settle(self, item: _Item, call: Callable[[], Predicted]) -> None:
         try:
             item.result = self._count(call(), len(item.matrix))
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting request
             item.error = exc
         item.done.release()
 
-    def _count(self, out: dict, rows: int) -> dict:
+    def _count(self, out: Predicted, rows: int) -> Predicted:
         with self._cond:
             self.calls += 1
             self.rows += rows
@@ -199,12 +203,13 @@ class Slot:
         self.batcher = batcher
         self.submitted = False
 
-    def __enter__(self) -> "Slot":
+    def __enter__(self) -> Slot:
         with self.arrivals.cond:
             self.arrivals.count += 1
         return self
 
-    def predict(self, matrix: np.ndarray, proba: bool, batcher: MicroBatcher | None = None) -> dict:
+    def predict(self, matrix: np.ndarray, proba: bool,
+                batcher: MicroBatcher | None = None) -> Predicted:
         """The rows, predicted by `batcher` (default: the one the slot was made for)."""
         chosen = batcher or self.batcher
         if chosen is None:

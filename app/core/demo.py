@@ -3,6 +3,11 @@ Trained with fixed seeds on datasets that scikit-learn ships."""
 from __future__ import annotations
 
 import logging
+from typing import Any
+
+import numpy as np
+
+from app.core.registry import Registry
 
 from app.core.training.evaluation import classification_metrics, regression_metrics
 
@@ -12,12 +17,12 @@ IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 DIABETES_FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 
 
-def _numeric_schema(names: list[str], example) -> dict:
+def _numeric_schema(names: list[str], example: np.ndarray) -> dict[str, Any]:
     return {"features": [{"name": n, "type": "numeric", "nullable": False, "example": float(x)}
                          for n, x in zip(names, example)]}
 
 
-def seed_demo_models(registry) -> list[str]:
+def seed_demo_models(registry: Registry) -> list[str]:
     """Register iris (v1 decision tree, v2 gradient boosting in production) and
     diabetes (ridge regression). Returns what was added."""
     from sklearn.datasets import load_diabetes, load_iris
@@ -26,7 +31,7 @@ def seed_demo_models(registry) -> list[str]:
     from sklearn.model_selection import train_test_split
     from sklearn.tree import DecisionTreeClassifier
 
-    added = []
+    added: list[str] = []
     X, y = load_iris(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=42, stratify=y)
     iris = {"dataset": "iris (scikit-learn)", "random_state": 42}

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, Update, func, select, update
+from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.db import Database
@@ -42,7 +43,12 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def job_dict(job: Job) -> dict:
+def _rows_updated(s: Session, statement: Update) -> int:
+    # Session.execute is typed as returning a Result; an UPDATE's is a CursorResult
+    return cast(CursorResult[Any], s.execute(statement)).rowcount
+
+
+def job_dict(job: Job) -> dict[str, Any]:
     return {
         "id": job.id,
         "kind": job.kind,
@@ -73,7 +79,7 @@ class JobQueue:
         return self.db.engine.dialect.name == "postgresql"
 
     # ---- producer side ---------------------------------------------------------
-    def enqueue(self, model_name: str, spec: dict, kind: str = "train") -> dict:
+    def enqueue(self, model_name: str, spec: dict[str, Any], kind: str = "train") -> dict[str, Any]:
         with self.db.session() as s:
             job = Job(kind=kind, model_name=model_name, spec=spec, status="queued",
                       max_attempts=self.max_attempts, created_at=_now())
@@ -83,7 +89,7 @@ class JobQueue:
         log.info("queued job %s: train %s with %s", out["id"], model_name, spec.get("algorithm"))
         return out
 
-    def get(self, job_id: int) -> dict:
+    def get(self, job_id: int) -> dict[str, Any]:
         _check_id(job_id)
         with self.db.session() as s:
             job = s.get(Job, job_id)
@@ -92,7 +98,7 @@ class JobQueue:
             return job_dict(job)
 
     def list(self, status: str | None = None, model: str | None = None, limit: int = 50,
-             offset: int = 0) -> tuple[list[dict], int]:
+             offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         if status is not None and status not in STATUSES:
             raise InvalidInput(f"unknown status {status!r}; known: {', '.join(STATUSES)}",
                                {"status": "unknown status"})
@@ -106,13 +112,13 @@ class JobQueue:
             jobs = s.scalars(query.order_by(Job.id.desc()).limit(limit).offset(offset)).all()
             return [job_dict(j) for j in jobs], total
 
-    def cancel(self, job_id: int) -> dict:
+    def cancel(self, job_id: int) -> dict[str, Any]:
         """Cancel a queued job; a running or finished one is a conflict."""
         _check_id(job_id)
         with self.db.session() as s:
-            result = s.execute(update(Job).where(Job.id == job_id, Job.status == "queued")
-                               .values(status="cancelled", finished_at=_now(), stage=None))
-            if result.rowcount == 0:
+            cancelled = _rows_updated(s, update(Job).where(Job.id == job_id, Job.status == "queued")
+                                      .values(status="cancelled", finished_at=_now(), stage=None))
+            if cancelled == 0:
                 job = s.get(Job, job_id)
                 if job is None:
                     raise NotFound(f"job {job_id} not found")
@@ -121,7 +127,7 @@ class JobQueue:
         return self.get(job_id)
 
     # ---- worker side -------------------------------------------------------------
-    def claim(self, worker_id: str) -> dict | None:
+    def claim(self, worker_id: str) -> dict[str, Any] | None:
         """Take the oldest queued job, or None. Atomic across processes: on PostgreSQL
         the row is locked with FOR UPDATE SKIP LOCKED inside the claiming transaction;
         on SQLite one UPDATE ... RETURNING statement picks and takes it (SQLite
@@ -144,7 +150,7 @@ class JobQueue:
                 if job_id is None:
                     return None
             s.flush()
-            job = s.get(Job, job_id, populate_existing=True)
+            job = s.get_one(Job, job_id, populate_existing=True)
             out = job_dict(job)
         log.info("worker %s claimed job %s (attempt %s/%s)", worker_id, out["id"],
                  out["attempts"], out["max_attempts"])
@@ -153,9 +159,9 @@ class JobQueue:
     def _owned(self, job_id: int, owner: str, **values: Any) -> bool:
         """Update a running job only if this worker still holds it."""
         with self.db.session() as s:
-            result = s.execute(update(Job).where(Job.id == job_id, Job.worker_id == owner,
-                                                 Job.status == "running").values(**values))
-            return result.rowcount == 1
+            owned = update(Job).where(Job.id == job_id, Job.worker_id == owner,
+                                      Job.status == "running")
+            return _rows_updated(s, owned.values(**values)) == 1
 
     def heartbeat(self, job_id: int, worker_id: str) -> bool:
         return self._owned(job_id, worker_id, heartbeat_at=_now())
@@ -190,14 +196,13 @@ class JobQueue:
         reason = (f"its worker stopped sending heartbeats for more than "
                   f"{self.heartbeat_timeout:g} s")
         with self.db.session() as s:
-            requeued = s.execute(
-                update(Job).where(stale, Job.attempts < Job.max_attempts)
-                .values(status="queued", worker_id=None, stage=None, heartbeat_at=None,
-                        error="attempt lost, retrying: " + reason)).rowcount
-            failed = s.execute(
-                update(Job).where(stale, Job.attempts >= Job.max_attempts)
-                .values(status="failed", finished_at=_now(),
-                        error="gave up after the last attempt: " + reason)).rowcount
+            requeued = _rows_updated(s, update(Job).where(stale, Job.attempts < Job.max_attempts)
+                                     .values(status="queued", worker_id=None, stage=None,
+                                             heartbeat_at=None,
+                                             error="attempt lost, retrying: " + reason))
+            failed = _rows_updated(s, update(Job).where(stale, Job.attempts >= Job.max_attempts)
+                                   .values(status="failed", finished_at=_now(),
+                                           error="gave up after the last attempt: " + reason))
         if requeued or failed:
             log.warning("stale jobs: %d requeued, %d failed", requeued, failed)
         return requeued, failed

@@ -11,13 +11,14 @@ import logging
 import re
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sklearn
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from app.core.errors import (
     DatabaseUnavailable,
@@ -26,8 +27,15 @@ from app.core.errors import (
     Unavailable,
     VersionNotFound,
 )
-from app.core.runtime import LoadedModel, final_estimator, load_bytes, read_verified, sha256_bytes
-from app.core.schema import CompiledSchema, check_schema, derive_schema
+from app.core.runtime import (
+    LoadedModel,
+    final_estimator,
+    load_artifact,
+    load_bytes,
+    read_verified,
+    sha256_bytes,
+)
+from app.core.schema import CompiledSchema, SchemaDoc, check_schema, derive_schema
 from app.core.statistics import with_statistics
 from app.core.storage import write_atomic
 from app.db import Database
@@ -37,6 +45,8 @@ log = logging.getLogger(__name__)
 
 MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+MAX_VERSION = 2**31 - 1  # the version column is a 32-bit integer on PostgreSQL
+INSERT_ATTEMPTS = 5  # tries at the next version number while concurrent uploads take it
 
 
 def check_name(name: str) -> str:
@@ -66,7 +76,7 @@ class ArtifactStore:
         return self.root / rel
 
 
-def version_dict(model: Model, v: ModelVersion) -> dict:
+def version_dict(model: Model, v: ModelVersion) -> dict[str, Any]:
     return {
         "model": model.name,
         "version": v.version,
@@ -84,8 +94,8 @@ def version_dict(model: Model, v: ModelVersion) -> dict:
     }
 
 
-def model_dict(model: Model, with_versions: bool = False) -> dict:
-    out = {
+def model_dict(model: Model, with_versions: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "name": model.name,
         "description": model.description,
         "production_version": model.production_version,
@@ -98,7 +108,7 @@ def model_dict(model: Model, with_versions: bool = False) -> dict:
     return out
 
 
-def describe_estimator(est: Any) -> tuple[str, list | None]:
+def describe_estimator(est: Any) -> tuple[str, list[Any] | None]:
     """(task, classes) for a fitted estimator; anything that is neither a classifier
     nor a regressor is refused."""
     from sklearn.base import is_classifier, is_regressor
@@ -113,11 +123,48 @@ def describe_estimator(est: Any) -> tuple[str, list | None]:
     raise InvalidInput(f"{type(est).__name__} is neither a classifier nor a regressor")
 
 
+def upload_schema(est: Any, schema: Any) -> SchemaDoc:
+    """The uploaded schema, checked against what the estimator was fitted on, or
+    (without one) the schema derived from the estimator."""
+    if schema is None:
+        return derive_schema(est)
+    checked = check_schema(schema, getattr(est, "n_features_in_", None))
+    fitted = getattr(est, "feature_names_in_", None)
+    if fitted is not None and [f["name"] for f in checked["features"]] != [str(n) for n in fitted]:
+        raise InvalidInput("the schema's feature names differ from the names the model was "
+                           "fitted with: " + ", ".join(map(str, fitted)))
+    return checked
+
+
 def algorithm_name(est: Any) -> str:
     steps = getattr(est, "steps", None)
     if steps:
         return "Pipeline(" + ", ".join(type(s).__name__ for _, s in steps) + ")"
     return type(est).__name__
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A checked artifact's row in model_versions, less what the insert allocates (the
+    model's id and the version number)."""
+
+    task: str
+    algorithm: str
+    feature_schema: SchemaDoc
+    classes: list[Any] | None
+    metrics: dict[str, Any] | None
+    training: dict[str, Any] | None
+    artifact_path: str
+    artifact_sha256: str
+    artifact_format: str
+
+    def row(self, model_id: int, number: int) -> ModelVersion:
+        return ModelVersion(model_id=model_id, version=number, task=self.task,
+                            algorithm=self.algorithm, feature_schema=self.feature_schema,
+                            classes=self.classes, metrics=self.metrics, training=self.training,
+                            artifact_path=self.artifact_path, artifact_sha256=self.artifact_sha256,
+                            artifact_format=self.artifact_format,
+                            sklearn_version=sklearn.__version__)
 
 
 class Registry:
@@ -133,17 +180,17 @@ class Registry:
         self._production_checked = float("-inf")
 
     # ---- reads ---------------------------------------------------------------
-    def list_models(self) -> list[dict]:
+    def list_models(self) -> list[dict[str, Any]]:
         with self.db.session() as s:
             models = s.scalars(select(Model).options(selectinload(Model.versions)).order_by(Model.name)).all()
             return [model_dict(m) for m in models]
 
-    def get_model(self, name: str) -> dict:
+    def get_model(self, name: str) -> dict[str, Any]:
         check_name(name)
         with self.db.session() as s:
             return model_dict(self._model(s, name), with_versions=True)
 
-    def get_version(self, name: str, version: int) -> dict:
+    def get_version(self, name: str, version: int) -> dict[str, Any]:
         check_name(name)
         with self.db.session() as s:
             model = self._model(s, name)
@@ -154,14 +201,16 @@ class Registry:
             return s.scalar(select(func.count(Model.id))) or 0
 
     @staticmethod
-    def _model(s, name: str) -> Model:
+    def _model(s: Session, name: str) -> Model:
         model = s.scalar(select(Model).where(Model.name == name))
         if model is None:
             raise ModelNotFound(name)
         return model
 
     @staticmethod
-    def _version(s, model: Model, version: int) -> ModelVersion:
+    def _version(s: Session, model: Model, version: int) -> ModelVersion:
+        if not 0 < version <= MAX_VERSION:  # beyond the column's range: none such, not a 500
+            raise VersionNotFound(model.name, version)
         v = s.scalar(select(ModelVersion).where(ModelVersion.model_id == model.id,
                                                 ModelVersion.version == version))
         if v is None:
@@ -170,76 +219,79 @@ class Registry:
 
     # ---- writes --------------------------------------------------------------
     def add_version(self, name: str, data: bytes, fmt: str = "skops", *, schema: Any = None,
-                    metrics: dict | None = None, training: dict | None = None,
+                    metrics: dict[str, Any] | None = None, training: dict[str, Any] | None = None,
                     algorithm: str | None = None, promote: bool = False,
-                    description: str | None = None, sample: Any = None) -> dict:
+                    description: str | None = None, sample: Any = None) -> dict[str, Any]:
         """Register an artifact (bytes) as the next version of `name`. The artifact is
-        loaded (safely) to check it and derive what the schema does not give; `sample`
+        loaded (safely) to check it and derive what the schema does not give; a `sample`
         (a DataFrame) gives the schema its per-feature statistics."""
         check_name(name)
-        if fmt != "skops" and not self.allow_pickle:
-            raise InvalidInput("pickle/joblib artifacts are refused: they can run arbitrary code "
-                               "when loaded. Upload a .skops file (skops.io.dump), or have the "
-                               "operator set ALLOW_PICKLE=true", {"file": "pickle not allowed"})
-        try:
-            est = load_bytes(data, fmt)
-        except InvalidInput:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a broken upload is the client's problem
-            raise InvalidInput(f"the artifact cannot be loaded: {type(exc).__name__}: {str(exc)[:200]}") from None
-        if not hasattr(est, "predict"):
-            raise InvalidInput(f"the artifact holds a {type(est).__name__}, which has no predict()")
+        est = self._load_upload(data, fmt)
         task, classes = describe_estimator(est)
-        n_features = getattr(est, "n_features_in_", None)
-        if schema is not None:
-            schema = check_schema(schema, n_features)
-            fitted = getattr(est, "feature_names_in_", None)
-            if fitted is not None and [f["name"] for f in schema["features"]] != [str(n) for n in fitted]:
-                raise InvalidInput("the schema's feature names differ from the names the model was "
-                                   "fitted with: " + ", ".join(map(str, fitted)))
-        else:
-            schema = derive_schema(est)
+        feature_schema = upload_schema(est, schema)
         if sample is not None:
-            schema = with_statistics(schema, sample)
+            feature_schema = with_statistics(feature_schema, sample)
         if metrics is not None and not isinstance(metrics, dict):
             raise InvalidInput("metrics must be a JSON object", {"metrics": "expected an object"})
-        rel, digest = self.store.write(name, data, fmt)
-        for _attempt in range(5):
-            try:
-                with self.db.session() as s:
-                    model = s.scalar(select(Model).where(Model.name == name))
-                    if model is None:
-                        model = Model(name=name, description=description)
-                        s.add(model)
-                        s.flush()
-                    number = (s.scalar(select(func.max(ModelVersion.version))
-                                       .where(ModelVersion.model_id == model.id)) or 0) + 1
-                    v = ModelVersion(model_id=model.id, version=number, task=task,
-                                     algorithm=algorithm or algorithm_name(est),
-                                     feature_schema=schema, classes=classes, metrics=metrics,
-                                     training=training, artifact_path=rel, artifact_sha256=digest,
-                                     artifact_format=fmt, sklearn_version=sklearn.__version__)
-                    s.add(v)
-                    if promote or model.production_version is None:
-                        model.production_version = number
-                    s.flush()
-                    s.refresh(model)
-                    out = version_dict(model, v)
-                break
-            except IntegrityError:  # a concurrent upload took the number: take the next
-                continue
-        else:
-            raise Unavailable("could not allocate a version number; try again")
+        path, digest = self.store.write(name, data, fmt)
+        new = NewVersion(task=task, algorithm=algorithm or algorithm_name(est),
+                         feature_schema=feature_schema, classes=classes, metrics=metrics,
+                         training=training, artifact_path=path, artifact_sha256=digest,
+                         artifact_format=fmt)
+        out = self._insert(name, new, promote=promote, description=description)
         self._invalidate()
         log.info("registered %s v%s (%s)", name, out["version"], out["algorithm"])
         return out
 
-    def add_estimator(self, name: str, estimator: Any, **kwargs: Any) -> dict:
+    def _load_upload(self, data: bytes, fmt: str) -> Any:
+        """The uploaded artifact's estimator; pickles only when the operator allows
+        them, and anything that does not load or cannot predict is the client's error."""
+        if fmt != "skops" and not self.allow_pickle:
+            raise InvalidInput("pickle/joblib artifacts are refused: they can run arbitrary code "
+                               "when loaded. Upload a .skops file (skops.io.dump), or have the "
+                               "operator set ALLOW_PICKLE=true", {"file": "pickle not allowed"})
+        est = load_artifact(data, fmt)
+        if not hasattr(est, "predict"):
+            raise InvalidInput(f"the artifact holds a {type(est).__name__}, which has no predict()")
+        return est
+
+    def _insert(self, name: str, new: NewVersion, *, promote: bool,
+                description: str | None) -> dict[str, Any]:
+        """Insert `new` under the next free number; a concurrent upload that takes the
+        number first makes the insert fail on the unique constraint, and it takes the next."""
+        for _attempt in range(INSERT_ATTEMPTS):
+            try:
+                return self._insert_next(name, new, promote=promote, description=description)
+            except IntegrityError:
+                continue
+        raise Unavailable("could not allocate a version number; try again")
+
+    def _insert_next(self, name: str, new: NewVersion, *, promote: bool,
+                     description: str | None) -> dict[str, Any]:
+        """One try: the model row (made by its first version), the version row, and the
+        production pointer when asked for (or when the model has none yet)."""
+        with self.db.session() as s:
+            model = s.scalar(select(Model).where(Model.name == name))
+            if model is None:
+                model = Model(name=name, description=description)
+                s.add(model)
+                s.flush()
+            number = (s.scalar(select(func.max(ModelVersion.version))
+                               .where(ModelVersion.model_id == model.id)) or 0) + 1
+            v = new.row(model.id, number)
+            s.add(v)
+            if promote or model.production_version is None:
+                model.production_version = number
+            s.flush()
+            s.refresh(model)
+            return version_dict(model, v)
+
+    def add_estimator(self, name: str, estimator: Any, **kwargs: Any) -> dict[str, Any]:
         import skops.io as sio
 
         return self.add_version(name, sio.dumps(estimator), "skops", **kwargs)
 
-    def promote(self, name: str, version: int) -> dict:
+    def promote(self, name: str, version: int) -> dict[str, Any]:
         check_name(name)
         with self.db.session() as s:
             model = self._model(s, name)

@@ -65,6 +65,17 @@ def load_bytes(data: bytes, fmt: str) -> Any:
     return joblib.load(io.BytesIO(data))
 
 
+def load_artifact(data: bytes, fmt: str) -> Any:
+    """`load_bytes` for bytes a user brought: any failure to load is their error."""
+    try:
+        return load_bytes(data, fmt)
+    except InvalidInput:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a broken file is the client's problem
+        raise InvalidInput("the artifact cannot be loaded: "
+                           f"{type(exc).__name__}: {str(exc)[:200]}") from None
+
+
 def read_verified(path: Path, expected_sha256: str) -> bytes:
     data = path.read_bytes()
     actual = sha256_bytes(data)
@@ -88,7 +99,7 @@ class LoadedModel:
     task: str
     estimator: Any
     schema: CompiledSchema
-    classes: list | None
+    classes: list[Any] | None
 
     def __post_init__(self) -> None:
         self.has_proba = hasattr(final_estimator(self.estimator), "predict_proba") and hasattr(
@@ -123,7 +134,7 @@ class LoadedModel:
         matrix, _ = self.schema.rows_to_matrix([self.schema.example_instance()], 1)
         self.predict(matrix, self.has_proba)
 
-    def predict(self, matrix: np.ndarray, return_proba: bool = False) -> dict:
+    def predict(self, matrix: np.ndarray, return_proba: bool = False) -> dict[str, Any]:
         """One call on the estimator. Rows were validated against the schema (numbers
         finite, missing values only where the model imputes or takes them), so
         scikit-learn's own repeated checks are skipped."""
@@ -138,9 +149,10 @@ class LoadedModel:
         return out
 
 
-def _to_list(values: Any) -> list:
+def _to_list(values: Any) -> list[Any]:
     arr = np.asarray(values)
     if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
         arr = np.where(np.isfinite(arr), arr, np.nan).astype(object)
         return [None if (isinstance(v, float) and v != v) else v for v in arr.tolist()]
-    return arr.tolist()
+    listed: list[Any] = arr.tolist()
+    return listed

@@ -27,6 +27,8 @@ from app.core.errors import InvalidInput, PayloadTooLarge
 from app.core.statistics import check_statistics
 
 MAX_REPORTED_ERRORS = 20
+Feature = dict[str, Any]  # one entry of a schema's "features" list (above)
+SchemaDoc = dict[str, Any]  # {"features": [Feature, ...]}
 _FEATURE_NAME = re.compile(r"^[^\x00-\x1f]{1,256}$")
 
 
@@ -40,7 +42,7 @@ def _is_imputer(step: Any) -> bool:
     return type(step).__name__ in ("SimpleImputer", "KNNImputer", "IterativeImputer")
 
 
-def _column_transformer_features(estimator: Any) -> dict[str, dict]:
+def _column_transformer_features(estimator: Any) -> dict[str, dict[str, Any]]:
     """Columns routed by ColumnTransformers inside the estimator: name -> feature
     fields. Columns through an encoder are categorical (with the fitted categories);
     a column whose transformer starts with an imputer is nullable."""
@@ -48,9 +50,9 @@ def _column_transformer_features(estimator: Any) -> dict[str, dict]:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
-    found: dict[str, dict] = {}
+    found: dict[str, dict[str, Any]] = {}
 
-    def steps_of(est: Any) -> list:
+    def steps_of(est: Any) -> list[Any]:
         if isinstance(est, Pipeline):
             return [s for _, s in est.steps]
         return [est]
@@ -97,7 +99,7 @@ def _handles_missing(estimator: Any) -> bool:
         return False
 
 
-def derive_schema(estimator: Any, feature_names: list[str] | None = None) -> dict:
+def derive_schema(estimator: Any, feature_names: list[str] | None = None) -> SchemaDoc:
     """The input schema from a fitted estimator: `feature_names_in_` (or the names
     given, or x0..xn-1 from `n_features_in_`) and fitted encoders' categories."""
     names = getattr(estimator, "feature_names_in_", None)
@@ -122,7 +124,7 @@ def derive_schema(estimator: Any, feature_names: list[str] | None = None) -> dic
     return {"features": features}
 
 
-def check_schema(doc: Any, n_features: int | None = None) -> dict:
+def check_schema(doc: Any, n_features: int | None = None) -> SchemaDoc:
     """Validate an uploaded schema document and return it normalised."""
     if not isinstance(doc, dict) or not isinstance(doc.get("features"), list) or not doc["features"]:
         raise InvalidInput("schema must be an object with a non-empty 'features' list")
@@ -173,12 +175,12 @@ def check_schema(doc: Any, n_features: int | None = None) -> dict:
 class CompiledSchema:
     """A schema prepared for the hot path."""
 
-    features: list[dict]
+    features: list[Feature]
     names: list[str] = field(init=False)
     index: dict[str, int] = field(init=False)
     all_numeric: bool = field(init=False)
     any_nullable: bool = field(init=False)
-    category_sets: dict[str, set] = field(init=False)
+    category_sets: dict[str, set[Any]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.names = [f["name"] for f in self.features]
@@ -190,11 +192,11 @@ class CompiledSchema:
         }
 
     @classmethod
-    def from_doc(cls, doc: dict) -> "CompiledSchema":
+    def from_doc(cls, doc: SchemaDoc) -> CompiledSchema:
         return cls(doc["features"])
 
     # ---- examples -------------------------------------------------------------
-    def example_instance(self) -> dict:
+    def example_instance(self) -> dict[str, Any]:
         """A valid row: each feature's recorded example, else its training median or
         most frequent category, else a known category or 0."""
         row: dict[str, Any] = {}
@@ -228,7 +230,7 @@ class CompiledSchema:
                 return fast, n
         return self._slow(instances), n
 
-    def _fast_numeric(self, instances: list) -> np.ndarray | None:
+    def _fast_numeric(self, instances: list[Any]) -> np.ndarray | None:
         k = len(self.names)
         first = instances[0]
         try:
@@ -249,7 +251,7 @@ class CompiledSchema:
             return None
         return arr
 
-    def _slow(self, instances: list) -> np.ndarray:
+    def _slow(self, instances: list[Any]) -> np.ndarray:
         k = len(self.names)
         errors: dict[str, str] = {}
         out = np.empty((len(instances), k), dtype=np.float64 if self.all_numeric else object)
@@ -297,7 +299,7 @@ class CompiledSchema:
         close = difflib.get_close_matches(str(name), candidates, n=1)
         return f" (did you mean {close[0]!r}?)" if close else ""
 
-    def _convert(self, feat: dict, value: Any) -> tuple[str | None, Any]:
+    def _convert(self, feat: Feature, value: Any) -> tuple[str | None, Any]:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             if feat.get("nullable"):
                 return None, np.nan if feat["type"] == "numeric" else None

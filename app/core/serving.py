@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from app.core.batching import Arrivals, MicroBatcher, Slot
+from app.core.batching import Arrivals, MicroBatcher, Predict, Predicted, Slot
 from app.core.registry import Registry
 from app.core.runtime import LoadedModel
 
@@ -75,10 +75,10 @@ class PredictionService:
                 self._batchers[key] = entry
         return entry[1]
 
-    def _counted(self, model: LoadedModel) -> Callable[[np.ndarray, bool], dict]:
+    def _counted(self, model: LoadedModel) -> Predict:
         on_call, name, version = self.on_call, model.name, model.version
 
-        def predict(matrix: np.ndarray, return_proba: bool) -> dict:
+        def predict(matrix: np.ndarray, return_proba: bool) -> Predicted:
             on_call(name, version)
             return model.predict(matrix, return_proba)
 

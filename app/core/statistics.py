@@ -28,7 +28,7 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def numeric_statistics(column: pd.Series) -> dict:
+def numeric_statistics(column: pd.Series) -> dict[str, Any]:
     """count, missing, min, max and median of a numeric column (NaN is missing)."""
     values = pd.to_numeric(column, errors="coerce").astype("float64")
     if (values.isna() & column.notna()).any():
@@ -42,7 +42,7 @@ def numeric_statistics(column: pd.Series) -> dict:
     return out
 
 
-def categorical_statistics(column: pd.Series) -> dict:
+def categorical_statistics(column: pd.Series) -> dict[str, Any]:
     """count, missing and the frequency of each category, most frequent first."""
     present = column[column.notna()]
     counts = present.value_counts(sort=True)
@@ -52,7 +52,7 @@ def categorical_statistics(column: pd.Series) -> dict:
     return {"count": total, "missing": int(len(column) - total), "frequencies": frequencies}
 
 
-def feature_statistics(frame: pd.DataFrame, types: dict[str, str]) -> dict[str, dict]:
+def feature_statistics(frame: pd.DataFrame, types: dict[str, str]) -> dict[str, dict[str, Any]]:
     """name -> statistics for each column of `frame` named in `types` (name ->
     "numeric" | "categorical"); columns the frame does not have are left out."""
     out = {}
@@ -64,7 +64,7 @@ def feature_statistics(frame: pd.DataFrame, types: dict[str, str]) -> dict[str, 
     return out
 
 
-def with_statistics(schema: dict, frame: pd.DataFrame) -> dict:
+def with_statistics(schema: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
     """A copy of `schema` whose features carry their statistics over `frame`."""
     types = {f["name"]: f["type"] for f in schema["features"]}
     stats = feature_statistics(frame, types)
@@ -90,7 +90,7 @@ def read_sample(body: bytes) -> pd.DataFrame:
     return frame
 
 
-def check_statistics(doc: Any) -> dict | None:
+def check_statistics(doc: Any) -> dict[str, Any] | None:
     """An uploaded schema's statistics object, kept if it has the documented shape
     (numbers where numbers are due), else None: statistics are advisory."""
     if not isinstance(doc, dict):

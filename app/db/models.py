@@ -3,6 +3,7 @@ Process memory (see core.registry) is only a cache of it."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -23,14 +25,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Timestamps stored in UTC and always read back timezone-aware (SQLite hands back
     naive values; PostgreSQL's timestamptz aware ones)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value
@@ -66,10 +68,11 @@ class ModelVersion(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     task: Mapped[str] = mapped_column(String(32), nullable=False)
     algorithm: Mapped[str] = mapped_column(String(128), nullable=False)
-    feature_schema: Mapped[dict] = mapped_column(JSON, nullable=False)
-    classes: Mapped[list | None] = mapped_column(JSON)
-    metrics: Mapped[dict | None] = mapped_column(JSON)
-    training: Mapped[dict | None] = mapped_column(JSON)  # dataset sha256, spec, library versions
+    feature_schema: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    classes: Mapped[list[Any] | None] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # dataset sha256, spec, library versions
+    training: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     artifact_path: Mapped[str] = mapped_column(String(512), nullable=False)
     artifact_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     artifact_format: Mapped[str] = mapped_column(String(16), nullable=False, default="skops")
@@ -85,7 +88,7 @@ class Dataset(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), nullable=False)
     target: Mapped[str | None] = mapped_column(String(256))
-    columns: Mapped[list] = mapped_column(JSON, nullable=False)  # [{"name", "type"}]
+    columns: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)  # name, type, ...
     n_rows: Mapped[int] = mapped_column(Integer, nullable=False)
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     path: Mapped[str] = mapped_column(String(512), nullable=False)
@@ -100,7 +103,7 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), nullable=False, default="train")
     model_name: Mapped[str] = mapped_column(String(64), nullable=False)
-    spec: Mapped[dict] = mapped_column(JSON, nullable=False)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
     stage: Mapped[str | None] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

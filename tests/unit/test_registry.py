@@ -162,3 +162,12 @@ def test_preload_loads_and_predicts_once_without_counting_a_call(tmp_path, iris_
     assert calls == [("people", 1)]
     fresh.db.dispose()
     db.dispose()
+
+
+def test_versions_beyond_the_column_range_are_not_found(reg, iris_models):
+    reg.add_estimator("iris", iris_models["tree"], schema=iris_schema())
+    for too_large in (2**31, 18640353543201134477312):
+        with pytest.raises(VersionNotFound):
+            reg.get_version("iris", too_large)
+        with pytest.raises(VersionNotFound):
+            reg.resolve("iris", too_large)

@@ -2,6 +2,8 @@
 (entries sorted, one fixed timestamp, fixed modes and compression)."""
 from __future__ import annotations
 
+from typing import Any
+
 import hashlib
 import io
 import json
@@ -22,11 +24,11 @@ class BundleFile:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def file_cards(files: dict[str, BundleFile]) -> list[dict]:
+def file_cards(files: dict[str, BundleFile]) -> list[dict[str, Any]]:
     return [{"path": path, "bytes": len(f.data), "sha256": f.sha256} for path, f in sorted(files.items())]
 
 
-def manifest(files: dict[str, BundleFile], header: dict) -> bytes:
+def manifest(files: dict[str, BundleFile], header: dict[str, Any]) -> bytes:
     """manifest.json: `header` (components, models, versions) and every other file."""
     doc = {**header, "files": file_cards(files)}
     return json.dumps(doc, indent=2, sort_keys=True).encode() + b"\n"

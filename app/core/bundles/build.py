@@ -3,6 +3,8 @@ the models, pinned dependencies, the generated Makefile, README and tests, the
 manifest, and the deterministic zip of it all."""
 from __future__ import annotations
 
+from typing import Any
+
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -44,7 +46,7 @@ class Bundle:
     files: dict[str, BundleFile]
     archive: bytes
 
-    def cards(self) -> list[dict]:
+    def cards(self) -> list[dict[str, Any]]:
         return file_cards(self.files)
 
     def write_dir(self, out: Path) -> None:

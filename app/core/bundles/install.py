@@ -2,6 +2,8 @@
 and the artifact beside it) into its own, still empty, registry."""
 from __future__ import annotations
 
+from typing import Any
+
 import json
 import logging
 from pathlib import Path
@@ -13,7 +15,7 @@ from app.core.runtime import read_verified
 log = logging.getLogger(__name__)
 
 
-def read_bundle_models(directory: Path) -> list[tuple[dict, bytes]]:
+def read_bundle_models(directory: Path) -> list[tuple[dict[str, Any], bytes]]:
     """(record, verified artifact bytes) for every model of a bundle, by name."""
     out = []
     for record_path in sorted(Path(directory).glob("*/model.json")):

@@ -10,7 +10,7 @@ import sklearn
 
 from app.core.errors import InvalidInput
 from app.core.registry import Registry, algorithm_name, check_name, describe_estimator
-from app.core.runtime import LoadedModel, load_bytes, read_verified, sha256_bytes
+from app.core.runtime import LoadedModel, load_artifact, load_bytes, read_verified, sha256_bytes
 from app.core.schema import CompiledSchema, check_schema, derive_schema
 
 REF = re.compile(r"^(?P<name>[^@]+)(?:@(?P<version>[0-9]{1,9}))?$")
@@ -25,13 +25,13 @@ class BundleModel:
     artifact_format: str
     task: str
     algorithm: str
-    classes: list | None
-    schema: dict
-    metrics: dict
-    training: dict | None
+    classes: list[Any] | None
+    schema: dict[str, Any]
+    metrics: dict[str, Any]
+    training: dict[str, Any] | None
     sklearn_version: str
     description: str | None = None
-    examples: list[dict] = field(default_factory=list)
+    examples: list[dict[str, Any]] = field(default_factory=list[Any])
 
     @property
     def artifact_sha256(self) -> str:
@@ -41,7 +41,7 @@ class BundleModel:
     def artifact_path(self) -> str:
         return f"models/{self.name}/model.{self.artifact_format}"
 
-    def record(self) -> dict:
+    def record(self) -> dict[str, Any]:
         """models/<name>/model.json: everything the bundle needs besides the artifact."""
         return {
             "name": self.name, "description": self.description,
@@ -96,16 +96,11 @@ def from_registry(registry: Registry, refs: Any) -> list[BundleModel]:
 
 
 def from_file(name: str, data: bytes, fmt: str = "skops", schema: Any = None,
-              metrics: dict | None = None) -> BundleModel:
+              metrics: dict[str, Any] | None = None) -> BundleModel:
     """A local artifact (CLI, no server): checked like an upload, the schema given or
     derived, the running scikit-learn taken as the one it was made with."""
     check_name(name)
-    try:
-        est = load_bytes(data, fmt)
-    except InvalidInput:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a broken file is the user's problem
-        raise InvalidInput(f"the artifact cannot be loaded: {type(exc).__name__}: {str(exc)[:200]}") from None
+    est = load_artifact(data, fmt)
     task, classes = describe_estimator(est)
     schema = check_schema(schema, getattr(est, "n_features_in_", None)) if schema is not None else derive_schema(est)
     model = BundleModel(name, None, data, fmt, task, algorithm_name(est), classes, schema,
@@ -114,7 +109,7 @@ def from_file(name: str, data: bytes, fmt: str = "skops", schema: Any = None,
     return model
 
 
-def example_rows(schema: dict) -> list[dict]:
+def example_rows(schema: dict[str, Any]) -> list[dict[str, Any]]:
     """The schema's example row and, when some features take missing values, the
     same row with those missing."""
     compiled = CompiledSchema.from_doc(schema)
@@ -126,7 +121,7 @@ def example_rows(schema: dict) -> list[dict]:
     return rows
 
 
-def answered_examples(model: BundleModel, est: Any = None) -> list[dict]:
+def answered_examples(model: BundleModel, est: Any = None) -> list[dict[str, Any]]:
     """Each example row with the answer this very artifact gives (predictions and,
     for classifiers that have them, probabilities)."""
     est = est if est is not None else load_bytes(model.artifact, model.artifact_format)

@@ -26,11 +26,19 @@ def sklearn_version(models: list[BundleModel]) -> str:
     return versions[0]
 
 
-def pin(requirement: str, sklearn: str) -> str:
+def _name_and_extras(requirement: str) -> tuple[str, str]:
     match = NAME.match(requirement)
     if match is None:
         raise ValueError(f"unparseable requirement {requirement!r}")
-    name, extras = match.group(1), match.group(2) or ""
+    return match.group(1), match.group(2) or ""
+
+
+def package_name(requirement: str) -> str:
+    return _name_and_extras(requirement)[0]
+
+
+def pin(requirement: str, sklearn: str) -> str:
+    name, extras = _name_and_extras(requirement)
     version = sklearn if name.lower() == "scikit-learn" else metadata.version(name)
     return f"{name}{extras}=={version}"
 
@@ -47,15 +55,15 @@ def pinned_pyproject(pyproject: str, models: list[BundleModel]) -> tuple[str, di
     deps = [pin(r, sklearn) for r in doc["project"]["dependencies"]]
     deps += [pin(name, sklearn) for name in NUMERIC_LIBRARIES]
     tests = [pin(r, sklearn) for r in doc["project"]["optional-dependencies"]["test"]
-             if NAME.match(r).group(1) in BUNDLE_TEST_TOOLS]
+             if package_name(r) in BUNDLE_TEST_TOOLS]
     text = re.sub(r"(?ms)^dependencies = \[\n.*?^\]", lambda _m: _toml_list("dependencies", deps), pyproject, count=1)
     text = re.sub(r"(?ms)^test = \[\n.*?^\]", lambda _m: _toml_list("test", tests), text, count=1)
     check = tomllib.loads(text)["project"]
     if check["dependencies"] != deps or check["optional-dependencies"]["test"] != tests:
         raise ValueError("pyproject.toml's dependency lists are not in the expected layout")
-    pins = {NAME.match(p).group(1): p.split("==")[1] for p in deps + tests}
+    pins = {package_name(p): p.split("==")[1] for p in deps + tests}
     return text, pins
 
 
 def mlstack_version(pyproject: str) -> str:
-    return tomllib.loads(pyproject)["project"]["version"]
+    return str(tomllib.loads(pyproject)["project"]["version"])

@@ -1,13 +1,15 @@
 """The bundle's README.md, written for its models and parts."""
 from __future__ import annotations
 
+from typing import Any
+
 import json
 
 from app.core.bundles.components import Choice
 from app.core.bundles.models import BundleModel
 
 
-def _feature_line(f: dict) -> str:
+def _feature_line(f: dict[str, Any]) -> str:
     kind = f["type"]
     if kind == "categorical":
         cats = ", ".join(map(str, f.get("categories", [])[:12]))
@@ -17,7 +19,7 @@ def _feature_line(f: dict) -> str:
     return f"| `{f['name']}` | {kind}{missing} |"
 
 
-def _metrics_text(metrics: dict) -> str:
+def _metrics_text(metrics: dict[str, Any]) -> str:
     flat = metrics.get("test", metrics) if isinstance(metrics.get("test"), dict) else metrics
     parts = [f"{k} {v:.4g}" for k, v in flat.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
     return ", ".join(parts) or "none recorded"

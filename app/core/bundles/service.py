@@ -14,7 +14,7 @@ from app.core.registry import Registry
 REQUEST_FIELDS = ("models", "components", "database")
 
 
-def check_request(body: Any) -> dict:
+def check_request(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInput("send a JSON object: {\"models\": [\"iris\", \"people@1\"], \"components\": [...]}",
                            {"body": "expected a JSON object"})
@@ -36,12 +36,12 @@ class BundleService:
         choice = resolve(components, database)
         return build(from_registry(self.registry, models), choice, self.tree)
 
-    def create(self, body: Any) -> dict:
+    def create(self, body: Any) -> dict[str, Any]:
         """Build and keep a bundle: {"id", "name", "files"}."""
         body = check_request(body)
         bundle = self.build(body["models"], body.get("components"), body.get("database"))
         bundle_id = self.store.save(bundle.archive)
         return {"id": bundle_id, "name": bundle.name, "files": bundle.cards()}
 
-    def show(self, bundle_id: str) -> dict:
+    def show(self, bundle_id: str) -> dict[str, Any]:
         return {"id": bundle_id, "name": self.store.name(bundle_id), "files": self.store.files(bundle_id)}

@@ -5,6 +5,8 @@ the same id. Files are served from the zip by their exact entry name, never by a
 filesystem path built from the request."""
 from __future__ import annotations
 
+from typing import Any
+
 import json
 import os
 import re
@@ -48,7 +50,7 @@ class BundleStore:
     def archive(self, bundle_id: str) -> bytes:
         return self.path(bundle_id).read_bytes()
 
-    def files(self, bundle_id: str) -> list[dict]:
+    def files(self, bundle_id: str) -> list[dict[str, Any]]:
         """The file cards, from the bundle's manifest (and the manifest itself)."""
         with zipfile.ZipFile(self.path(bundle_id)) as archive:
             top = archive.namelist()[0].split("/", 1)[0]

@@ -11,14 +11,14 @@ import logging
 import math
 import re
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import pandas as pd
 from sqlalchemy import select
 
 from app.core.datasets.bundled import BUNDLED, bundled_catalogue, bundled_info, load_bundled
 from app.core.datasets.csv_reader import read_csv
-from app.core.datasets.profile import DatasetInfo, profile_columns
+from app.core.datasets.profile import ColumnProfile, DatasetInfo, profile_columns
 from app.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from app.core.storage import write_atomic
 from app.db import Database
@@ -137,7 +137,9 @@ class DatasetStore:
             row = self._row(dataset_id)
         except NotFound as exc:
             raise InvalidInput(exc.message, {"dataset": "unknown dataset"}) from None
-        return DatasetInfo(dataset_id, row.columns, row.n_rows, row.target, row.sha256)
+        # stored as profile_columns made them (a JSON column: typed as plain dicts)
+        columns = cast(list[ColumnProfile], row.columns)
+        return DatasetInfo(dataset_id, columns, row.n_rows, row.target, row.sha256)
 
     def load(self, dataset_id: Any) -> tuple[pd.DataFrame, str]:
         """(frame, sha256) for training."""
