@@ -1,12 +1,12 @@
 """mlstack: serve, version and train scikit-learn models over HTTP."""
+
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any
 
 from flask import Flask, Response, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from typing import Any
-
 from werkzeug.exceptions import HTTPException
 
 from app.config import Config, config_from_env
@@ -23,8 +23,13 @@ class MLStack(Flask):
 
         exc = exc_info[1] if isinstance(exc_info, tuple) else None
         if isinstance(exc, ServiceError):
-            self.logger.warning("%s %s: %s: %s", request.method, request.path, type(exc).__name__,
-                                getattr(exc, "message", None) or str(exc).splitlines()[0][:200])
+            self.logger.warning(
+                "%s %s: %s: %s",
+                request.method,
+                request.path,
+                type(exc).__name__,
+                getattr(exc, "message", None) or str(exc).splitlines()[0][:200],
+            )
             return
         super().log_exception(exc_info)
 
@@ -53,10 +58,15 @@ def create_app(config: Config | None = None) -> Flask:
         n = config.TRUSTED_PROXIES
         # Flask's documented way to wrap the WSGI app in middleware
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+            app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n
+        )
 
-    attach(app, build_services(config, on_predict_call=observe_predict_call,
-                               on_prediction=observe_prediction))
+    attach(
+        app,
+        build_services(
+            config, on_predict_call=observe_predict_call, on_prediction=observe_prediction
+        ),
+    )
 
     init_request_logging(app, observe_request)
     app.register_blueprint(create_api_blueprint(config.SWAGGER_ENABLED, config.TRAINING_ENABLED))

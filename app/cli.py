@@ -1,4 +1,5 @@
 """Flask commands: `flask --app wsgi init | migrate | seed | worker | bundle`."""
+
 from __future__ import annotations
 
 import click
@@ -50,16 +51,34 @@ def register_commands(app: Flask) -> None:
 def register_bundle_command(app: Flask) -> None:
     @app.cli.command("bundle")
     @click.argument("models", nargs=-1)
-    @click.option("--with", "components", default=None,
-                  help="Comma-separated parts (default api,swagger,database,tests): api, swagger, ui, "
-                       "training, database, nginx, supervisor, docker, tests.")
-    @click.option("--database", default=None, type=click.Choice(["sqlite", "postgres"]),
-                  help="The database engine when 'database' is chosen [sqlite].")
-    @click.option("--skops", "skops_file", type=click.Path(exists=True, dir_okay=False), default=None,
-                  help="Bundle a local .skops file instead of registered versions (no server needed).")
+    @click.option(
+        "--with",
+        "components",
+        default=None,
+        help="Comma-separated parts (default api,swagger,database,tests): api, swagger, ui, "
+        "training, database, nginx, supervisor, docker, tests.",
+    )
+    @click.option(
+        "--database",
+        default=None,
+        type=click.Choice(["sqlite", "postgres"]),
+        help="The database engine when 'database' is chosen [sqlite].",
+    )
+    @click.option(
+        "--skops",
+        "skops_file",
+        type=click.Path(exists=True, dir_okay=False),
+        default=None,
+        help="Bundle a local .skops file instead of registered versions (no server needed).",
+    )
     @click.option("--name", default=None, help="The model's name for --skops [the file's stem].")
-    @click.option("--schema", "schema_file", type=click.Path(exists=True, dir_okay=False), default=None,
-                  help="A JSON input schema for --skops (else derived from the estimator).")
+    @click.option(
+        "--schema",
+        "schema_file",
+        type=click.Path(exists=True, dir_okay=False),
+        default=None,
+        help="A JSON input schema for --skops (else derived from the estimator).",
+    )
     @click.option("--out", required=True, type=click.Path(), help="A directory, or a FILE.zip.")
     def bundle(models, components, database, skops_file, name, schema_file, out) -> None:
         """Build a deployment bundle: NAME[@VERSION]... (or --skops FILE) -> --out DIR|FILE.zip."""

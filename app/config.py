@@ -2,6 +2,7 @@
 
 Production refuses to start without the values it needs (API_TOKEN); development
 falls back to SQLite and a model store under var/ and generates a token once."""
+
 from __future__ import annotations
 
 import os
@@ -105,7 +106,9 @@ class Config:
         self.BUNDLE_TTL_HOURS = _env_float("BUNDLE_TTL_HOURS", 24.0)
         self.MLSTACK_HOME = Path(os.environ.get("MLSTACK_HOME") or ROOT)
         models = os.environ.get("BUNDLE_MODELS")
-        self.BUNDLE_MODELS = (ROOT / models if not Path(models).is_absolute() else Path(models)) if models else None
+        self.BUNDLE_MODELS = (
+            (ROOT / models if not Path(models).is_absolute() else Path(models)) if models else None
+        )
 
     def ensure_token(self) -> None:
         """Development: a token is generated on first use, kept under var/ so every

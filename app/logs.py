@@ -1,5 +1,6 @@
 """Request ids and the access log: one line per request on the `mlstack.access`
 logger (configured by logging.conf), with the prediction details when there are any."""
+
 from __future__ import annotations
 
 import io
@@ -11,8 +12,9 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from flask import Flask, Response, g, request
 
@@ -53,7 +55,9 @@ class Formatter(logging.Formatter):
         key = (int(record.created), datefmt, self.converter)
         cached_key, text = self._cached
         if key != cached_key:
-            text = time.strftime(datefmt or self.default_time_format, self.converter(record.created))
+            text = time.strftime(
+                datefmt or self.default_time_format, self.converter(record.created)
+            )
             self._cached = (key, text)
         if datefmt or not self.default_msec_format:
             return text
@@ -64,16 +68,18 @@ def configure_logging(conf: Path, log_dir: Path) -> None:
     """Load logging.conf once; its file handlers write under `log_dir`."""
     log_dir.mkdir(parents=True, exist_ok=True)
     if conf.exists():
-        logging.config.fileConfig(conf, defaults={"logdir": str(log_dir)},
-                                  disable_existing_loggers=False)
+        logging.config.fileConfig(
+            conf, defaults={"logdir": str(log_dir)}, disable_existing_loggers=False
+        )
 
 
 def request_id(ctx: Any = g) -> str:
     return getattr(ctx, "request_id", None) or "-"
 
 
-def init_request_logging(app: Flask,
-                         observe: Callable[[str, str, int, float], None] | None = None) -> None:
+def init_request_logging(
+    app: Flask, observe: Callable[[str, str, int, float], None] | None = None
+) -> None:
     """Request ids, the access log line and (through `observe(method, rule, status,
     seconds)`) the request metrics, all from one measurement per request."""
 
@@ -94,18 +100,35 @@ def init_request_logging(app: Flask,
         rid = request_id(ctx)
         response.headers["X-Request-ID"] = rid
         if observe is not None:
-            observe(req.method, req.url_rule.rule if req.url_rule is not None else "unmatched",
-                    response.status_code, seconds)
+            observe(
+                req.method,
+                req.url_rule.rule if req.url_rule is not None else "unmatched",
+                response.status_code,
+                seconds,
+            )
         if access_log.isEnabledFor(logging.INFO):
             prediction = getattr(ctx, "prediction", None)
-            extra = " model=%s version=%s rows=%d" % prediction if prediction else ""
+            extra = " model={} version={} rows={}".format(*prediction) if prediction else ""
             # Logger.info less its findCaller() stack walk: the caller is known, this
             # line. Filters and handlers apply as usual.
-            access_log.handle(access_log.makeRecord(
-                access_log.name, logging.INFO, __file__, sys._getframe().f_lineno,
-                "rid=%s method=%s path=%s status=%d duration_ms=%.2f remote=%s%s",
-                (rid, req.method, req.path, response.status_code, seconds * 1000,
-                 req.remote_addr or "-", extra),
-                None, "_finish",
-            ))
+            access_log.handle(
+                access_log.makeRecord(
+                    access_log.name,
+                    logging.INFO,
+                    __file__,
+                    sys._getframe().f_lineno,
+                    "rid=%s method=%s path=%s status=%d duration_ms=%.2f remote=%s%s",
+                    (
+                        rid,
+                        req.method,
+                        req.path,
+                        response.status_code,
+                        seconds * 1000,
+                        req.remote_addr or "-",
+                        extra,
+                    ),
+                    None,
+                    "_finish",
+                )
+            )
         return response

@@ -1,6 +1,7 @@
 """Prometheus metrics. Under gunicorn, PROMETHEUS_MULTIPROC_DIR makes every worker
 write its samples to that directory and /metrics aggregates them, so the numbers are
 right whichever worker answers the scrape."""
+
 from __future__ import annotations
 
 import os
@@ -15,16 +16,25 @@ from prometheus_client import (
     generate_latest,
 )
 
-REQUESTS = Counter("mlstack_http_requests_total", "HTTP requests answered",
-                   ["method", "endpoint", "status"])
-LATENCY = Histogram("mlstack_http_request_duration_seconds", "Time to answer a request",
-                    ["method", "endpoint"],
-                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+REQUESTS = Counter(
+    "mlstack_http_requests_total", "HTTP requests answered", ["method", "endpoint", "status"]
+)
+LATENCY = Histogram(
+    "mlstack_http_request_duration_seconds",
+    "Time to answer a request",
+    ["method", "endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 PREDICTIONS = Counter("mlstack_predictions_total", "Rows predicted", ["model", "version"])
-PREDICT_REQUESTS = Counter("mlstack_prediction_requests_total", "Prediction requests served",
-                           ["model", "version"])
-PREDICT_CALLS = Counter("mlstack_predict_calls_total", "Estimator predict calls: requests that "
-                        "arrived together share one (rows / calls is the mean batch)", ["model", "version"])
+PREDICT_REQUESTS = Counter(
+    "mlstack_prediction_requests_total", "Prediction requests served", ["model", "version"]
+)
+PREDICT_CALLS = Counter(
+    "mlstack_predict_calls_total",
+    "Estimator predict calls: requests that "
+    "arrived together share one (rows / calls is the mean batch)",
+    ["model", "version"],
+)
 
 
 def render() -> tuple[bytes, str]:

@@ -1,6 +1,7 @@
 """The core services, wired once from the configuration. The app factory, the worker
 and the CLI all call `build_services`; the HTTP layer reaches them through
 `current_services()`."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,17 +32,24 @@ class Services:
     bundles: BundleService
 
 
-def build_services(config: Config, *, on_predict_call: OnCall | None = None,
-                   on_prediction: OnServed | None = None) -> Services:
+def build_services(
+    config: Config, *, on_predict_call: OnCall | None = None, on_prediction: OnServed | None = None
+) -> Services:
     db = Database(config.DATABASE_URL)
-    registry = Registry(db, ArtifactStore(config.MODEL_STORE),
-                        refresh_seconds=config.REGISTRY_REFRESH_SECONDS,
-                        allow_pickle=config.ALLOW_PICKLE)
+    registry = Registry(
+        db,
+        ArtifactStore(config.MODEL_STORE),
+        refresh_seconds=config.REGISTRY_REFRESH_SECONDS,
+        allow_pickle=config.ALLOW_PICKLE,
+    )
     predictions = PredictionService(
-        registry, max_request_rows=config.MAX_PREDICT_ROWS,
+        registry,
+        max_request_rows=config.MAX_PREDICT_ROWS,
         batch_wait_seconds=config.MICROBATCH_MAX_WAIT_MS / 1000,
         batch_max_rows=config.MICROBATCH_MAX_ROWS,
-        on_call=on_predict_call, on_served=on_prediction)
+        on_call=on_predict_call,
+        on_served=on_prediction,
+    )
     return Services(
         config=config,
         db=db,
@@ -49,9 +57,11 @@ def build_services(config: Config, *, on_predict_call: OnCall | None = None,
         datasets=DatasetStore(db, config.DATASET_STORE, config.MAX_DATASET_BYTES),
         queue=JobQueue(db, config.JOB_HEARTBEAT_TIMEOUT, config.JOB_MAX_ATTEMPTS),
         predictions=predictions,
-        bundles=BundleService(registry,
-                              BundleStore(config.BUNDLE_STORE, config.BUNDLE_TTL_HOURS * 3600),
-                              SourceTree(config.MLSTACK_HOME)),
+        bundles=BundleService(
+            registry,
+            BundleStore(config.BUNDLE_STORE, config.BUNDLE_TTL_HOURS * 3600),
+            SourceTree(config.MLSTACK_HOME),
+        ),
     )
 
 

@@ -13,6 +13,7 @@ hands it back at once. Saving a fitted model is never interrupted. Both happen w
 before supervisord's stopwaitsecs (60 s) would SIGKILL the worker. A SIGKILLed
 worker's job is retried by another worker once its heartbeat is older than
 JOB_HEARTBEAT_TIMEOUT."""
+
 from __future__ import annotations
 
 import logging
@@ -65,7 +66,7 @@ class Heartbeat:
             except (DatabaseUnavailable, SQLAlchemyError) as exc:  # keep trying: it may come back
                 log.warning("heartbeat for job %s failed: %s", self.job_id, type(exc).__name__)
 
-    def __enter__(self) -> "Heartbeat":
+    def __enter__(self) -> Heartbeat:
         self._thread.start()
         return self
 
@@ -75,9 +76,15 @@ class Heartbeat:
 
 
 class Worker:
-    def __init__(self, queue: JobQueue, registry: Registry, datasets: DatasetStore,
-                 worker_id: str | None = None, poll_seconds: float = 1.0,
-                 stop_grace_seconds: float = 20.0):
+    def __init__(
+        self,
+        queue: JobQueue,
+        registry: Registry,
+        datasets: DatasetStore,
+        worker_id: str | None = None,
+        poll_seconds: float = 1.0,
+        stop_grace_seconds: float = 20.0,
+    ):
         self.queue = queue
         self.registry = registry
         self.datasets = datasets
@@ -90,10 +97,14 @@ class Worker:
         self.stop_grace = stop_grace_seconds
 
     @classmethod
-    def from_services(cls, services: Services) -> "Worker":
-        return cls(services.queue, services.registry, services.datasets,
-                   poll_seconds=services.config.WORKER_POLL_SECONDS,
-                   stop_grace_seconds=services.config.WORKER_STOP_GRACE_SECONDS)
+    def from_services(cls, services: Services) -> Worker:
+        return cls(
+            services.queue,
+            services.registry,
+            services.datasets,
+            poll_seconds=services.config.WORKER_POLL_SECONDS,
+            stop_grace_seconds=services.config.WORKER_STOP_GRACE_SECONDS,
+        )
 
     # ---- signals ---------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -110,8 +121,11 @@ class Worker:
         if not self._busy:
             log.info("%s: exiting", name)
             return
-        log.info("%s: the current job has %g s to finish, then it goes back to the queue",
-                 name, self.stop_grace)
+        log.info(
+            "%s: the current job has %g s to finish, then it goes back to the queue",
+            name,
+            self.stop_grace,
+        )
         # SIGALRM (below) interrupts the training in the main thread when the grace is over
         signal.setitimer(signal.ITIMER_REAL, max(self.stop_grace, 0.001))
 
@@ -129,8 +143,11 @@ class Worker:
     # ---- loop ----------------------------------------------------------------------------
     def run(self, max_jobs: int | None = None) -> int:
         """Work until stopped (or `max_jobs` processed); returns the number processed."""
-        log.info("worker %s started (heartbeat timeout %g s)", self.worker_id,
-                 self.queue.heartbeat_timeout)
+        log.info(
+            "worker %s started (heartbeat timeout %g s)",
+            self.worker_id,
+            self.queue.heartbeat_timeout,
+        )
         done = 0
         last_sweep = float("-inf")
         while not self.stopping and (max_jobs is None or done < max_jobs):
@@ -166,8 +183,11 @@ class Worker:
             self._process(job)
         except Interrupted:
             self._busy = False  # no signal interrupts the hand-back itself
-            self.queue.release(job["id"], self.worker_id,
-                               "returned to the queue: its worker was stopped mid-training")
+            self.queue.release(
+                job["id"],
+                self.worker_id,
+                "returned to the queue: its worker was stopped mid-training",
+            )
             log.warning("job %s returned to the queue", job["id"])
             self.stopping = True
         finally:
@@ -184,16 +204,22 @@ class Worker:
 
         try:
             with Heartbeat(self.queue, job_id, self.worker_id, self.heartbeat_interval) as beat:
-                result = training.train(spec, lambda: self.datasets.load(spec["dataset"]),
-                                        on_stage=on_stage)
+                result = training.train(
+                    spec, lambda: self.datasets.load(spec["dataset"]), on_stage=on_stage
+                )
                 on_stage("saving")
                 self._saving = True
                 if beat.lost:
                     raise LostJob(f"job {job_id} was taken from this worker")
                 version = self.registry.add_estimator(
-                    job["model"], result.pipeline, schema=result.schema, metrics=result.metrics,
-                    training={**result.training, "job_id": job_id}, algorithm=result.algorithm,
-                    promote=bool(spec.get("promote")))
+                    job["model"],
+                    result.pipeline,
+                    schema=result.schema,
+                    metrics=result.metrics,
+                    training={**result.training, "job_id": job_id},
+                    algorithm=result.algorithm,
+                    promote=bool(spec.get("promote")),
+                )
         except LostJob as exc:
             log.warning("%s; leaving it to its new owner", exc)
             return

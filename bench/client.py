@@ -1,6 +1,7 @@
 """What the harness asks of the running service: register the models, train model D
 through the training endpoint and the worker, check the answers, read the predict
 counters, time a restart."""
+
 from __future__ import annotations
 
 import json
@@ -22,22 +23,40 @@ def register(stack: Stack, scenarios: dict[str, Scenario]) -> None:
     import skops.io as sio
 
     for name, s in scenarios.items():
-        schema = {"features": [{"name": n, "type": "numeric", "example": float(x)}
-                               for n, x in zip(s.names, s.X[0])]}
-        res = stack.post(f"/api/v1/models/{name}/versions", headers=stack.auth, timeout=120,
-                         files={"file": ("model.skops", sio.dumps(s.estimator))},
-                         data={"schema": json.dumps(schema), "promote": "true"})
+        schema = {
+            "features": [
+                {"name": n, "type": "numeric", "example": float(x)}
+                for n, x in zip(s.names, s.X[0], strict=True)
+            ]
+        }
+        res = stack.post(
+            f"/api/v1/models/{name}/versions",
+            headers=stack.auth,
+            timeout=120,
+            files={"file": ("model.skops", sio.dumps(s.estimator))},
+            data={"schema": json.dumps(schema), "promote": "true"},
+        )
         res.raise_for_status()
 
 
 def train_categorical(stack: Stack) -> dict[str, Any]:
     """Upload the churn CSV, train model D from it and return D's schema."""
-    res = stack.post("/api/v1/datasets", headers=stack.auth, timeout=120,
-                     files={"file": ("churn.csv", churn_csv())},
-                     data={"target": "churn", "name": "churn"})
+    res = stack.post(
+        "/api/v1/datasets",
+        headers=stack.auth,
+        timeout=120,
+        files={"file": ("churn.csv", churn_csv())},
+        data={"target": "churn", "name": "churn"},
+    )
     res.raise_for_status()
-    spec = {"dataset": str(res.json()["id"]), "target": "churn", "algorithm": "random_forest",
-            "params": {"n_estimators": 100}, "random_state": 0, "promote": True}
+    spec = {
+        "dataset": str(res.json()["id"]),
+        "target": "churn",
+        "algorithm": "random_forest",
+        "params": {"n_estimators": 100},
+        "random_state": 0,
+        "promote": True,
+    }
     res = stack.post(f"/api/v1/models/{TRAINED}/train", headers=stack.auth, json=spec)
     res.raise_for_status()
     job = stack.wait_job(res.json()["id"], timeout=TRAINING_TIMEOUT_S)
@@ -50,8 +69,9 @@ def train_categorical(stack: Stack) -> dict[str, Any]:
 def check_answers(stack: Stack, scenario: Scenario) -> None:
     """The service answers what the model answers (batching must not change it)."""
     X = scenario.X[:50]
-    res = stack.post(f"/api/v1/models/{scenario.name}/predict",
-                     json={"instances": X.tolist()}, timeout=30)
+    res = stack.post(
+        f"/api/v1/models/{scenario.name}/predict", json={"instances": X.tolist()}, timeout=30
+    )
     res.raise_for_status()
     if res.json()["predictions"] != scenario.estimator.predict(X).tolist():
         raise BenchError(f"{scenario.name} answers differ from the model's own predictions")

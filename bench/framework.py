@@ -3,11 +3,11 @@ up as mlstack's app is (a Blueprint carrying the Api, ProxyFix for the one nginx
 front), under the same gunicorn settings. It reads the body and answers the ceiling's
 constant: what any Flask + flask-restx endpoint reaches before it does any work, so the
 gap between it and the ceiling is the framework's, and the gap below it is ours."""
+
+from ceiling import BODY
 from flask import Blueprint, Flask, request
 from flask_restx import Api, Resource
 from werkzeug.middleware.proxy_fix import ProxyFix
-
-from ceiling import BODY
 
 app = Flask(__name__)
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")

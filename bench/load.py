@@ -1,4 +1,5 @@
 """Load through HTTP with wrk (bench/post.lua), from a second process on 127.0.0.1."""
+
 from __future__ import annotations
 
 import json
@@ -35,30 +36,55 @@ class Measured(WrkRun):
     runs: list[float]  # req/s of every timed run
 
 
-def wrk(url: str, body: Path, duration: float, connections: int,
-        content_type: str = "application/json") -> WrkRun:
+def wrk(
+    url: str, body: Path, duration: float, connections: int, content_type: str = "application/json"
+) -> WrkRun:
     """One wrk run POSTing `body` to `url`."""
     env = dict(os.environ, BODY=str(body), CONTENT_TYPE=content_type)
-    out = subprocess.run(["wrk", f"-t{WRK_THREADS}", f"-c{connections}",
-                          f"-d{max(1, round(duration))}s", "--timeout", "10s",
-                          "-s", str(POST_LUA), url],
-                         check=False, env=env, capture_output=True, text=True,
-                         timeout=duration + 60)
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{WRK_THREADS}",
+            f"-c{connections}",
+            f"-d{max(1, round(duration))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(POST_LUA),
+            url,
+        ],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+    )
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result: {out.stdout}\n{out.stderr}")
-    r = json.loads(line[len("RESULT "):])
+    r = json.loads(line[len("RESULT ") :])
     seconds = r["duration_us"] / 1e6
     errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
-    return WrkRun(req_per_s=r["requests"] / seconds, p50_ms=r["p50_us"] / 1000,
-                  p99_ms=r["p99_us"] / 1000, errors=errors, requests=r["requests"])
+    return WrkRun(
+        req_per_s=r["requests"] / seconds,
+        p50_ms=r["p50_us"] / 1000,
+        p99_ms=r["p99_us"] / 1000,
+        errors=errors,
+        requests=r["requests"],
+    )
 
 
-def load(url: str, body: Path, settings: LoadSettings, connections: int = CONNECTIONS,
-         content_type: str = "application/json") -> Measured:
+def load(
+    url: str,
+    body: Path,
+    settings: LoadSettings,
+    connections: int = CONNECTIONS,
+    content_type: str = "application/json",
+) -> Measured:
     """Warm-up, then `repeat` timed runs; the median run (by req/s) and every run."""
     wrk(url, body, settings.warmup, connections, content_type)
-    runs = [wrk(url, body, settings.duration, connections, content_type)
-            for _ in range(settings.repeat)]
+    runs = [
+        wrk(url, body, settings.duration, connections, content_type) for _ in range(settings.repeat)
+    ]
     median = sorted(runs, key=lambda r: r["req_per_s"])[len(runs) // 2]
     return Measured(**median, runs=[round(r["req_per_s"], 1) for r in runs])

@@ -2,6 +2,7 @@
 on one core), the HTTP ceiling (bench/ceiling.py, a bare WSGI app) and the framework
 bound (bench/framework.py, an empty flask-restx resource on the prediction URL), the
 last two under mlstack's gunicorn settings behind the same nginx."""
+
 from __future__ import annotations
 
 import io
@@ -79,25 +80,46 @@ def http_references(stack: Stack, body: Path, settings: LoadSettings) -> dict[st
     mlstack's gunicorn (stopped meanwhile), behind the stack's nginx."""
     stack.ctl("stop", "gunicorn")
     try:
-        return {"ceiling": _reference(stack, "ceiling:app", "/", body, settings),
-                "framework": _reference(stack, "framework:app",
-                                        "/api/v1/models/bench-b/predict", body, settings)}
+        return {
+            "ceiling": _reference(stack, "ceiling:app", "/", body, settings),
+            "framework": _reference(
+                stack, "framework:app", "/api/v1/models/bench-b/predict", body, settings
+            ),
+        }
     finally:
         stack.ctl("start", "gunicorn")
         stack.wait_ready(120)
 
 
-def _reference(stack: Stack, app: str, path: str, body: Path,
-               settings: LoadSettings) -> dict[str, Measured]:
-    env = {**stack.env, "GUNICORN_CONTROL_SOCKET": str(stack.state / "run" / "reference.ctl"),
-           "PROMETHEUS_MULTIPROC_DIR": ""}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF),
-                             "--chdir", str(BENCH_DIR), app], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _reference(
+    stack: Stack, app: str, path: str, body: Path, settings: LoadSettings
+) -> dict[str, Measured]:
+    env = {
+        **stack.env,
+        "GUNICORN_CONTROL_SOCKET": str(stack.state / "run" / "reference.ctl"),
+        "PROMETHEUS_MULTIPROC_DIR": "",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(GUNICORN_CONF),
+            "--chdir",
+            str(BENCH_DIR),
+            app,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait_answering(GUNICORN_URL + path)
-        return {"nginx": load(NGINX_URL + path, body, settings),
-                "direct": load(GUNICORN_URL + path, body, settings)}
+        return {
+            "nginx": load(NGINX_URL + path, body, settings),
+            "direct": load(GUNICORN_URL + path, body, settings),
+        }
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)

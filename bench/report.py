@@ -1,5 +1,6 @@
 """The run's report: the targets it is held to, the Markdown table (printed and
 written to latest.md) and the JSON document (<stamp>.json)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,16 +23,23 @@ def targets(r: Result) -> list[Target]:
     out.append(("C single row via nginx >= 3x model floor (1 row/call)", f"{cc:.2f}x", cc >= 3.0))
     for name in ("bench-a", "bench-b", "bench-c"):
         s = m[name]["single_nginx"]
-        out.append((f"{name} p99 <= 3x p50", f"{s['p99_ms'] / s['p50_ms']:.1f}x",
-                    s["p99_ms"] <= 3 * s["p50_ms"]))
+        out.append(
+            (
+                f"{name} p99 <= 3x p50",
+                f"{s['p99_ms'] / s['p50_ms']:.1f}x",
+                s["p99_ms"] <= 3 * s["p50_ms"],
+            )
+        )
     bj = m["bench-b"]["json_10k_rows_per_s"] / m["bench-b"]["floor"]["json_10k_rows_per_s"]
-    out.append(("B 10k-row JSON >= 50% of in-process decode+convert+predict", f"{bj:.0%}",
-                bj >= 0.5))
+    out.append(
+        ("B 10k-row JSON >= 50% of in-process decode+convert+predict", f"{bj:.0%}", bj >= 0.5)
+    )
     bc = m["bench-b"]["csv_10k_rows_per_s"] / m["bench-b"]["floor"]["csv_10k_rows_per_s"]
     out.append(("B 10k-row CSV >= 50% of in-process parse+predict", f"{bc:.0%}", bc >= 0.5))
     uss = max(r["memory"]["loaded"]["gunicorn_worker_uss_mb"])
-    out.append(("USS per gunicorn worker <= 30 MB (models preloaded, serving)", f"{uss:.1f} MB",
-                uss <= 30))
+    out.append(
+        ("USS per gunicorn worker <= 30 MB (models preloaded, serving)", f"{uss:.1f} MB", uss <= 30)
+    )
     return out
 
 
@@ -39,24 +47,37 @@ def _references(r: Result) -> list[str]:
     c, fw, s = r["ceiling"], r["framework"], r["settings"]
     b = r["models"]["bench-b"]["single_nginx"]["req_per_s"]
     return [
-        (f"Run {r['date']} on {r['machine']} (gunicorn {s['gunicorn_workers']} workers; "
-        f"wrk -t2 -c{s['connections']}, {s['duration']} s x {s['repeat']}, median run)."), "",
-        (f"HTTP ceiling (bare WSGI app): {c['nginx']['req_per_s']:.0f} req/s via nginx, "
-        f"{c['direct']['req_per_s']:.0f} req/s direct. Direct runs keep wrk's connections to "
-        "gunicorn for the whole run, so one worker may hold most of them (nginx replaces its "
-        "upstream connections every 8 requests, which evens the load out): the ratios use "
-        "the runs through nginx."), "",
-        (f"Framework bound (an empty flask-restx resource on the prediction URL, same gunicorn "
-        f"and nginx): {fw['nginx']['req_per_s']:.0f} req/s via nginx "
-        f"({fw['nginx']['req_per_s'] / c['nginx']['req_per_s']:.2f}x the ceiling), "
-        f"{fw['direct']['req_per_s']:.0f} req/s direct; model B reaches "
-        f"{b / fw['nginx']['req_per_s']:.2f}x of it."), ""]
+        (
+            f"Run {r['date']} on {r['machine']} (gunicorn {s['gunicorn_workers']} workers; "
+            f"wrk -t2 -c{s['connections']}, {s['duration']} s x {s['repeat']}, median run)."
+        ),
+        "",
+        (
+            f"HTTP ceiling (bare WSGI app): {c['nginx']['req_per_s']:.0f} req/s via nginx, "
+            f"{c['direct']['req_per_s']:.0f} req/s direct. Direct runs keep wrk's connections to "
+            "gunicorn for the whole run, so one worker may hold most of them (nginx replaces its "
+            "upstream connections every 8 requests, which evens the load out): the ratios use "
+            "the runs through nginx."
+        ),
+        "",
+        (
+            f"Framework bound (an empty flask-restx resource on the prediction URL, same gunicorn "
+            f"and nginx): {fw['nginx']['req_per_s']:.0f} req/s via nginx "
+            f"({fw['nginx']['req_per_s'] / c['nginx']['req_per_s']:.2f}x the ceiling), "
+            f"{fw['direct']['req_per_s']:.0f} req/s direct; model B reaches "
+            f"{b / fw['nginx']['req_per_s']:.2f}x of it."
+        ),
+        "",
+    ]
 
 
 MODEL_HEADER = [
-    ("| model | single via nginx req/s (x ceiling, x floor) | p50 / p99 ms | errors | rows per call | "
-    "direct req/s | floor calls/s | 1k rows/s | 10k rows/s JSON (x ref) | 10k rows/s CSV (x ref) |"),
-    "|---|---|---|---|---|---|---|---|---|---|"]
+    (
+        "| model | single via nginx req/s (x ceiling, x floor) | p50 / p99 ms | errors | rows per call | "
+        "direct req/s | floor calls/s | 1k rows/s | 10k rows/s JSON (x ref) | 10k rows/s CSV (x ref) |"
+    ),
+    "|---|---|---|---|---|---|---|---|---|---|",
+]
 
 
 def _model_row(m: dict[str, Any], ceiling: float) -> str:
@@ -70,13 +91,15 @@ def _model_row(m: dict[str, Any], ceiling: float) -> str:
 
     floor_x = f", {s['req_per_s'] / f['one_row_calls_per_s']:.2f}x" if f else ""
     per_call = m.get("single_rows_per_call")
-    return (f"| {m['label']} | {s['req_per_s']:.0f} ({s['req_per_s'] / ceiling:.2f}x{floor_x}) | "
-            f"{s['p50_ms']:.1f} / {s['p99_ms']:.1f} | {s['errors']} | "
-            f"{'-' if per_call is None else format(per_call, '.1f')} | "
-            f"{d['req_per_s']:.0f} | "
-            f"{num(f and f['one_row_calls_per_s'])} | {num(m.get('rows_1k_per_s'))} | "
-            f"{num(m.get('json_10k_rows_per_s'), 'json_10k_rows_per_s')} | "
-            f"{num(m.get('csv_10k_rows_per_s'), 'csv_10k_rows_per_s')} |")
+    return (
+        f"| {m['label']} | {s['req_per_s']:.0f} ({s['req_per_s'] / ceiling:.2f}x{floor_x}) | "
+        f"{s['p50_ms']:.1f} / {s['p99_ms']:.1f} | {s['errors']} | "
+        f"{'-' if per_call is None else format(per_call, '.1f')} | "
+        f"{d['req_per_s']:.0f} | "
+        f"{num(f and f['one_row_calls_per_s'])} | {num(m.get('rows_1k_per_s'))} | "
+        f"{num(m.get('json_10k_rows_per_s'), 'json_10k_rows_per_s')} | "
+        f"{num(m.get('csv_10k_rows_per_s'), 'csv_10k_rows_per_s')} |"
+    )
 
 
 def _memory(r: Result) -> str:
@@ -85,12 +108,14 @@ def _memory(r: Result) -> str:
     def workers(phase: str) -> str:
         return ", ".join(f"{u:.1f}" for u in mem[phase]["gunicorn_worker_uss_mb"])
 
-    return (f"Memory (all stack processes): idle {mem['idle']['total_pss_mb']:.0f} MB PSS "
-            f"({mem['idle']['total_rss_mb']:.0f} MB RSS); models preloaded and served "
-            f"{mem['loaded']['total_pss_mb']:.0f} MB PSS, USS per gunicorn worker "
-            f"{workers('loaded')} MB; after the 10k-row batches (heap high-water) USS per worker "
-            f"{workers('after_load')} MB. "
-            f"`supervisorctl restart all` to ready: {r['restart_all_to_ready_s']:.1f} s.")
+    return (
+        f"Memory (all stack processes): idle {mem['idle']['total_pss_mb']:.0f} MB PSS "
+        f"({mem['idle']['total_rss_mb']:.0f} MB RSS); models preloaded and served "
+        f"{mem['loaded']['total_pss_mb']:.0f} MB PSS, USS per gunicorn worker "
+        f"{workers('loaded')} MB; after the 10k-row batches (heap high-water) USS per worker "
+        f"{workers('after_load')} MB. "
+        f"`supervisorctl restart all` to ready: {r['restart_all_to_ready_s']:.1f} s."
+    )
 
 
 def markdown(r: Result) -> str:

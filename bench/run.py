@@ -12,6 +12,7 @@ the figures and keeps the history.
 
     python -m bench.run [--duration 10] [--warmup 2] [--repeat 3] [--out bench/results]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,14 @@ from bench import BenchError, client, references
 from bench.load import BATCH_CONNECTIONS, CONNECTIONS, LoadSettings, load, wrk
 from bench.memory import stack_memory
 from bench.report import Result, write
-from bench.scenarios import (TRAINED, TRAINED_LABEL, Scenario, build_scenarios, write_bodies,
-                             write_trained_body)
+from bench.scenarios import (
+    TRAINED,
+    TRAINED_LABEL,
+    Scenario,
+    build_scenarios,
+    write_bodies,
+    write_trained_body,
+)
 from tests.stackrun import GUNICORN_URL, NGINX_URL, ROOT, Stack, StackError, busy_ports
 
 STATE = ROOT / "var" / "bench"
@@ -48,17 +55,25 @@ def parse_args() -> argparse.Namespace:
 
 
 def new_result(settings: LoadSettings) -> Result:
-    return {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "machine": f"{platform.node()} {os.cpu_count()} cores",
-            "settings": {"duration": settings.duration, "warmup": settings.warmup,
-                         "repeat": settings.repeat, "connections": CONNECTIONS,
-                         "batch_connections": BATCH_CONNECTIONS, "gunicorn_workers": WORKERS,
-                         "batch_max_wait_ms": os.environ.get("BATCH_MAX_WAIT_MS", "2")},
-            "models": {}}
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {os.cpu_count()} cores",
+        "settings": {
+            "duration": settings.duration,
+            "warmup": settings.warmup,
+            "repeat": settings.repeat,
+            "connections": CONNECTIONS,
+            "batch_connections": BATCH_CONNECTIONS,
+            "gunicorn_workers": WORKERS,
+            "batch_max_wait_ms": os.environ.get("BATCH_MAX_WAIT_MS", "2"),
+        },
+        "models": {},
+    }
 
 
-def prepare(stack: Stack, scenarios: dict[str, Scenario], tmp: Path,
-            result: Result) -> tuple[Bodies, Path]:
+def prepare(
+    stack: Stack, scenarios: dict[str, Scenario], tmp: Path, result: Result
+) -> tuple[Bodies, Path]:
     """Register and train the models, let gunicorn preload them, write the bodies,
     check the answers; the bodies and model D's body."""
     result["memory"] = {"idle": stack_memory(stack.pids())}
@@ -83,10 +98,14 @@ def single_rows(scenario: Scenario, body: Path, settings: LoadSettings) -> dict[
     print(f"bench: {scenario.label}: single rows ...", flush=True)
     url = f"/api/v1/models/{scenario.name}/predict"
     before = client.predict_counters(scenario.name)
-    entry: dict[str, Any] = {"label": scenario.label, "floor": references.one_row_floor(scenario),
-             "single_nginx": load(NGINX_URL + url, body, settings)}
+    entry: dict[str, Any] = {
+        "label": scenario.label,
+        "floor": references.one_row_floor(scenario),
+        "single_nginx": load(NGINX_URL + url, body, settings),
+    }
     entry["single_rows_per_call"] = client.rows_per_call(
-        before, client.predict_counters(scenario.name))
+        before, client.predict_counters(scenario.name)
+    )
     entry["single_direct"] = load(GUNICORN_URL + url, body, settings)
     return entry
 
@@ -94,12 +113,16 @@ def single_rows(scenario: Scenario, body: Path, settings: LoadSettings) -> dict[
 def trained_single_rows(body: Path, settings: LoadSettings) -> dict[str, Any]:
     print("bench: trained categorical model ...", flush=True)
     url = f"/api/v1/models/{TRAINED}/predict"
-    return {"label": TRAINED_LABEL, "single_nginx": load(NGINX_URL + url, body, settings),
-            "single_direct": load(GUNICORN_URL + url, body, settings)}
+    return {
+        "label": TRAINED_LABEL,
+        "single_nginx": load(NGINX_URL + url, body, settings),
+        "single_direct": load(GUNICORN_URL + url, body, settings),
+    }
 
 
-def batches(scenario: Scenario, bodies: dict[str, Path], settings: LoadSettings,
-            entry: dict[str, Any]) -> None:
+def batches(
+    scenario: Scenario, bodies: dict[str, Path], settings: LoadSettings, entry: dict[str, Any]
+) -> None:
     """1k- and 10k-row JSON batches (and a 10k-row CSV for B) through nginx, with the
     batch floors measured just before, into the scenario's `entry`."""
     print(f"bench: {scenario.label}: batches ...", flush=True)
@@ -116,8 +139,9 @@ def batches(scenario: Scenario, bodies: dict[str, Path], settings: LoadSettings,
         entry["batch_errors"] += csv["errors"]
 
 
-def measure(stack: Stack, scenarios: dict[str, Scenario], settings: LoadSettings,
-            tmp: Path, result: Result) -> None:
+def measure(
+    stack: Stack, scenarios: dict[str, Scenario], settings: LoadSettings, tmp: Path, result: Result
+) -> None:
     """Everything measured on the running stack, in an order that matters: the single
     rows right after the references they are compared with, and before the batch
     loads grow the workers' heaps."""

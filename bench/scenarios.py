@@ -1,5 +1,6 @@
 """What the harness serves and sends: the benchmark models (fitted with fixed seeds),
 the CSV the trained model D learns from, and the request bodies for each model."""
+
 from __future__ import annotations
 
 import io
@@ -45,15 +46,33 @@ def build_scenarios() -> dict[str, Scenario]:
     iris_names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     cancer_names = [re.sub(r"\W+", "_", n).strip("_") for n in cancer.feature_names]
     scenarios = [
-        Scenario("bench-a", "A iris GradientBoosting(100)",
-                 GradientBoostingClassifier(n_estimators=100, random_state=0)
-                 .fit(iris.data, iris.target), iris.data, iris_names),
-        Scenario("bench-b", "B breast_cancer Scaler+LogisticRegression",
-                 make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
-                 .fit(cancer.data, cancer.target), cancer.data, cancer_names),
-        Scenario("bench-c", "C breast_cancer RandomForest(100)",
-                 RandomForestClassifier(n_estimators=100, random_state=0)
-                 .fit(cancer.data, cancer.target), cancer.data, cancer_names),
+        Scenario(
+            "bench-a",
+            "A iris GradientBoosting(100)",
+            GradientBoostingClassifier(n_estimators=100, random_state=0).fit(
+                iris.data, iris.target
+            ),
+            iris.data,
+            iris_names,
+        ),
+        Scenario(
+            "bench-b",
+            "B breast_cancer Scaler+LogisticRegression",
+            make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(
+                cancer.data, cancer.target
+            ),
+            cancer.data,
+            cancer_names,
+        ),
+        Scenario(
+            "bench-c",
+            "C breast_cancer RandomForest(100)",
+            RandomForestClassifier(n_estimators=100, random_state=0).fit(
+                cancer.data, cancer.target
+            ),
+            cancer.data,
+            cancer_names,
+        ),
     ]
     return {s.name: s for s in scenarios}
 
@@ -63,13 +82,15 @@ def churn_csv(n: int = 3000, seed: int = 0) -> bytes:
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "age": rng.integers(18, 80, n).astype(float),
-        "income": rng.normal(50_000, 15_000, n).round(2),
-        "city": rng.choice(["paris", "lyon", "nice", "lille", "brest"], n),
-        "plan": rng.choice(["basic", "plus", "pro"], n, p=[0.6, 0.3, 0.1]),
-        "tenure": rng.integers(0, 120, n).astype(float),
-    })
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, n).astype(float),
+            "income": rng.normal(50_000, 15_000, n).round(2),
+            "city": rng.choice(["paris", "lyon", "nice", "lille", "brest"], n),
+            "plan": rng.choice(["basic", "plus", "pro"], n, p=[0.6, 0.3, 0.1]),
+            "tenure": rng.integers(0, 120, n).astype(float),
+        }
+    )
     churn = ((frame["tenure"] < 24) & (frame["plan"] == "basic")) | (rng.random(n) < 0.1)
     frame.loc[rng.random(n) < 0.1, "income"] = np.nan
     frame.loc[rng.random(n) < 0.05, "city"] = None

@@ -3,6 +3,7 @@
 Used by the supervised stack (container and `make stack`), and fine on its own:
 `gunicorn -c conf/gunicorn.conf.py wsgi:app` serves on 127.0.0.1:5000.
 nginx (5001) sits in front; gunicorn only listens on loopback."""
+
 import gc
 import os
 import shutil
@@ -89,7 +90,9 @@ def when_ready(server):
     # Flask compiles its URL map on the first request: here, once, instead of in every worker.
     app.url_map.update()
     try:
-        server.log.info("preloaded %d production model(s) in the master", registry.preload_production())
+        server.log.info(
+            "preloaded %d production model(s) in the master", registry.preload_production()
+        )
     except Exception as exc:  # noqa: BLE001 - workers load lazily instead
         server.log.warning("could not preload the models: %s", exc)
     finally:

@@ -10,13 +10,14 @@ signalled. `startAllProcesses` is the stock one, which starts in priority order.
 
 Loaded by supervisord.conf's [rpcinterface:supervisor] section; conf/entrypoint.sh puts
 this directory on supervisord's PYTHONPATH."""
+
 from __future__ import annotations
 
 import types
 
 from supervisor.http import NOT_DONE_YET
-from supervisor.rpcinterface import SupervisorNamespaceRPCInterface, isRunning
 from supervisor.options import make_namespec
+from supervisor.rpcinterface import SupervisorNamespaceRPCInterface, isRunning
 from supervisor.xmlrpc import Faults, RPCError
 
 
@@ -32,8 +33,12 @@ class OrderedStopRPCInterface(SupervisorNamespaceRPCInterface):
         current: list = []  # [(group, process, callback)] while one is stopping
 
         def result(group, process, code=Faults.SUCCESS, text="OK") -> dict:
-            return {"name": process.config.name, "group": group.config.name,
-                    "status": code, "description": text}
+            return {
+                "name": process.config.name,
+                "group": group.config.name,
+                "status": code,
+                "description": text,
+            }
 
         def stop_in_order():
             while True:

@@ -1,6 +1,7 @@
 """Shared fixtures. The `app` fixture runs every API test twice: on SQLite and on a
 real PostgreSQL server that the session starts (see tests/pgserver.py). Without the
 PostgreSQL binaries the PostgreSQL half skips on a laptop, and fails in CI (CI=true)."""
+
 from __future__ import annotations
 
 import itertools
@@ -98,8 +99,12 @@ def diabetes_model():
 
 def iris_schema(example=None) -> dict:
     example = example if example is not None else [5.1, 3.5, 1.4, 0.2]
-    return {"features": [{"name": n, "type": "numeric", "example": float(x)}
-                         for n, x in zip(IRIS_FEATURES, example)]}
+    return {
+        "features": [
+            {"name": n, "type": "numeric", "example": float(x)}
+            for n, x in zip(IRIS_FEATURES, example, strict=True)
+        ]
+    }
 
 
 @pytest.fixture
@@ -122,14 +127,23 @@ def mixed_model():
 
     rng = np.random.default_rng(0)
     n = 200
-    frame = pd.DataFrame({
-        "age": rng.normal(40, 10, n),
-        "city": rng.choice(["paris", "lyon", "nice"], n).astype(object),
-    })
+    frame = pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, n),
+            "city": rng.choice(["paris", "lyon", "nice"], n).astype(object),
+        }
+    )
     y = (frame["age"] > 40).astype(int).to_numpy()
-    ct = ColumnTransformer([
-        ("num", make_pipeline(SimpleImputer(), StandardScaler()), ["age"]),
-        ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
-                              OneHotEncoder(handle_unknown="error")), ["city"]),
-    ])
+    ct = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(), StandardScaler()), ["age"]),
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="error")
+                ),
+                ["city"],
+            ),
+        ]
+    )
     return make_pipeline(ct, LogisticRegression()).fit(frame, y), frame

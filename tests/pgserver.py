@@ -2,6 +2,7 @@
 run it on a free port, as the `postgres` user when we are root (PostgreSQL refuses to
 run as root). Used by the API tests and the training tests; the stack's integration
 tests start PostgreSQL through supervisord instead."""
+
 from __future__ import annotations
 
 import glob
@@ -45,26 +46,58 @@ class PostgresServer:
         pw = pwd.getpwnam(self.user)
         return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         self.base.mkdir(parents=True, exist_ok=True)
         if self.user:
             pw = pwd.getpwnam(self.user)
             os.chown(self.base, pw.pw_uid, pw.pw_gid)
-        subprocess.run([str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres",
-                        "--auth=trust", "-E", "UTF8", "--no-sync"],
-                       check=True, capture_output=True, **self._run_as())
+        subprocess.run(
+            [
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.datadir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            **self._run_as(),
+        )
         with open(self.base / "postgres.log", "ab") as log:
             self.proc = subprocess.Popen(
-                [str(self.bindir / "postgres"), "-D", str(self.datadir), "-p", str(self.port),
-                 "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.base}",
-                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                 "-c", "max_connections=200"],
-                stdout=log, stderr=subprocess.STDOUT,
-                **self._run_as())
+                [
+                    str(self.bindir / "postgres"),
+                    "-D",
+                    str(self.datadir),
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    f"unix_socket_directories={self.base}",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=200",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                **self._run_as(),
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("postgres exited: " + (self.base / "postgres.log").read_text()[-2000:])
+                raise RuntimeError(
+                    "postgres exited: " + (self.base / "postgres.log").read_text()[-2000:]
+                )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     pass

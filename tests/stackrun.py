@@ -7,6 +7,7 @@ benchmark harness (bench/), so both run the stack the same way.
 Ports are the design's: nginx 5001, gunicorn 5000 (fixed, so one stack at a time);
 PostgreSQL listens on a unix socket under the state directory only. No pytest here:
 the harness runs without it."""
+
 from __future__ import annotations
 
 import os
@@ -64,8 +65,13 @@ def missing_binaries() -> list[str]:
 
 def stack_env(state: Path, token: str, workers: int = 2) -> dict[str, str]:
     """The environment of a production-mode stack whose state is all under `state`."""
-    env = {**os.environ, "MLSTACK_VAR": str(state), "API_TOKEN": token,
-           "MLSTACK_ENV": "production", "GUNICORN_WORKERS": str(workers)}
+    env = {
+        **os.environ,
+        "MLSTACK_VAR": str(state),
+        "API_TOKEN": token,
+        "MLSTACK_ENV": "production",
+        "GUNICORN_WORKERS": str(workers),
+    }
     for key in FOREIGN_STATE:
         env.pop(key, None)
     return env
@@ -95,9 +101,15 @@ class Stack:
         # append mode: supervisord and its programs reopen /dev/stdout, and only
         # O_APPEND keeps their writes from overwriting one another in a regular file
         with open(self.out, "ab") as fh:
-            self.proc = subprocess.Popen([str(STACK_SH)], env=self.env, stdout=fh,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True, cwd=ROOT)
+            self.proc = subprocess.Popen(
+                [str(STACK_SH)],
+                env=self.env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=ROOT,
+            )
 
     def start(self, timeout: float = 240) -> None:
         """Launch, then wait until it answers ready and its core programs run (the
@@ -130,8 +142,14 @@ class Stack:
 
     # -- supervisorctl ------------------------------------------------------
     def ctl(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(STACK_SH), "ctl", *args], check=False,
-                              env=self.env, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [str(STACK_SH), "ctl", *args],
+            check=False,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def status(self) -> dict[str, tuple[str, int | None]]:
         """program -> (state, pid)"""
@@ -144,11 +162,13 @@ class Stack:
 
     def pids(self) -> dict[str, int]:
         """program -> pid, for the RUNNING programs."""
-        return {name: pid for name, (state, pid) in self.status().items()
-                if state == "RUNNING" and pid is not None}
+        return {
+            name: pid
+            for name, (state, pid) in self.status().items()
+            if state == "RUNNING" and pid is not None
+        }
 
-    def wait_running(self, programs: tuple[str, ...] = CORE_PROGRAMS,
-                     timeout: float = 60) -> float:
+    def wait_running(self, programs: tuple[str, ...] = CORE_PROGRAMS, timeout: float = 60) -> float:
         """Seconds until every one of `programs` is RUNNING."""
         start = time.monotonic()
         while True:
@@ -174,8 +194,10 @@ class Stack:
             except requests.RequestException as exc:
                 last = exc
             time.sleep(interval)
-        raise StackError(f"not ready after {timeout}s (last: {last!r} "
-                         f"{getattr(last, 'text', '')})\n{self.tail()}")
+        raise StackError(
+            f"not ready after {timeout}s (last: {last!r} "
+            f"{getattr(last, 'text', '')})\n{self.tail()}"
+        )
 
     # -- HTTP through nginx -------------------------------------------------
     def get(self, path: str, **kw: Any) -> requests.Response:

@@ -1,6 +1,7 @@
 """The HTTP layer: a Blueprint at /api/v1 carrying the flask-restx Api (Swagger UI at
 /api/v1/docs) and its error handlers; each namespace module parses, calls the core and
 answers."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,7 +31,7 @@ def create_api_blueprint(swagger: bool = True, training: bool = True) -> Bluepri
         version="1.0",
         title="mlstack",
         description="Serve, version and train scikit-learn models. Admin operations need "
-                    "the bearer token (Authorize button).",
+        "the bearer token (Authorize button).",
         doc="/docs" if swagger else False,
         authorizations=AUTHORIZATIONS,
         validate=True,

@@ -1,10 +1,12 @@
 """The admin token: `Authorization: Bearer <API_TOKEN>` on every operation that
 changes state (or reads training data)."""
+
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from flask import request
 from flask_restx import Namespace

@@ -1,5 +1,6 @@
 """Deployment bundles: build one from registered versions, look at its files, download
 the zip (admin)."""
+
 from __future__ import annotations
 
 from flask import Response, request
@@ -10,33 +11,75 @@ from app.api.errors import ERROR_MODEL
 from app.core.bundles.service import BundleService
 from app.services import current_services
 
-ns = Namespace("bundles", description="Deployment bundles: a ready, tested folder for chosen model "
-                                      "versions and parts (admin)")
+ns = Namespace(
+    "bundles",
+    description="Deployment bundles: a ready, tested folder for chosen model "
+    "versions and parts (admin)",
+)
 ns.add_model("Error", ERROR_MODEL)
 
-bundle_request = ns.model("BundleRequest", {
-    "models": fields.List(fields.String, required=True, example=["iris", "people@1"],
-                          description="NAME (its production version) or NAME@VERSION, one per model"),
-    "components": fields.List(fields.String(enum=["api", "swagger", "ui", "training", "database", "nginx",
-                                                  "supervisor", "docker", "tests"]),
-                              example=["api", "swagger", "database", "tests"],
-                              description="The parts (default: api, swagger, database, tests). Without "
-                                          "'api' the bundle is an offline CSV scorer (make predict)."),
-    "database": fields.String(enum=["sqlite", "postgres"], example="sqlite",
-                              description="With 'database': sqlite (default) or postgres (needs supervisor)"),
-})
-file_card = ns.model("BundleFile", {
-    "path": fields.String(required=True, example="README.md"),
-    "bytes": fields.Integer(required=True, example=2048),
-    "sha256": fields.String(required=True, example="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
-})
-bundle_answer = ns.model("Bundle", {
-    "id": fields.String(required=True, example="3b1f0c2e9a8d4f6b7c5e1a2d3f4b5c6d",
-                        description="The zip's sha256 (first 32 digits): same models and parts, same id"),
-    "name": fields.String(required=True, example="mlstack-bundle-iris", description="The folder in the zip"),
-    "files": fields.List(fields.Nested(file_card), required=True),
-    "archive": fields.String(required=True, example="/api/v1/bundles/3b1f0c2e9a8d4f6b7c5e1a2d3f4b5c6d/archive"),
-})
+bundle_request = ns.model(
+    "BundleRequest",
+    {
+        "models": fields.List(
+            fields.String,
+            required=True,
+            example=["iris", "people@1"],
+            description="NAME (its production version) or NAME@VERSION, one per model",
+        ),
+        "components": fields.List(
+            fields.String(
+                enum=[
+                    "api",
+                    "swagger",
+                    "ui",
+                    "training",
+                    "database",
+                    "nginx",
+                    "supervisor",
+                    "docker",
+                    "tests",
+                ]
+            ),
+            example=["api", "swagger", "database", "tests"],
+            description="The parts (default: api, swagger, database, tests). Without "
+            "'api' the bundle is an offline CSV scorer (make predict).",
+        ),
+        "database": fields.String(
+            enum=["sqlite", "postgres"],
+            example="sqlite",
+            description="With 'database': sqlite (default) or postgres (needs supervisor)",
+        ),
+    },
+)
+file_card = ns.model(
+    "BundleFile",
+    {
+        "path": fields.String(required=True, example="README.md"),
+        "bytes": fields.Integer(required=True, example=2048),
+        "sha256": fields.String(
+            required=True,
+            example="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        ),
+    },
+)
+bundle_answer = ns.model(
+    "Bundle",
+    {
+        "id": fields.String(
+            required=True,
+            example="3b1f0c2e9a8d4f6b7c5e1a2d3f4b5c6d",
+            description="The zip's sha256 (first 32 digits): same models and parts, same id",
+        ),
+        "name": fields.String(
+            required=True, example="mlstack-bundle-iris", description="The folder in the zip"
+        ),
+        "files": fields.List(fields.Nested(file_card), required=True),
+        "archive": fields.String(
+            required=True, example="/api/v1/bundles/3b1f0c2e9a8d4f6b7c5e1a2d3f4b5c6d/archive"
+        ),
+    },
+)
 
 
 def service() -> BundleService:
@@ -51,8 +94,11 @@ def with_archive(doc: dict) -> dict:
 class BundleList(Resource):
     @ns.expect(bundle_request, validate=False)
     @ns.marshal_with(bundle_answer, code=201)
-    @ns.response(400, "Bad JSON, unknown model, version or component, or parts that cannot be combined",
-                 ERROR_MODEL)
+    @ns.response(
+        400,
+        "Bad JSON, unknown model, version or component, or parts that cannot be combined",
+        ERROR_MODEL,
+    )
     @ns.response(404, "Unknown model or version", ERROR_MODEL)
     @admin_operation(ns)
     def post(self):
@@ -101,5 +147,8 @@ class BundleArchive(Resource):
     def get(self, bundle_id):
         """Download a bundle as a zip"""
         store = service().store
-        return Response(store.archive(bundle_id), content_type="application/zip", headers={
-            "Content-Disposition": f"attachment; filename={store.name(bundle_id)}.zip"})
+        return Response(
+            store.archive(bundle_id),
+            content_type="application/zip",
+            headers={"Content-Disposition": f"attachment; filename={store.name(bundle_id)}.zip"},
+        )

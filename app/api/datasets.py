@@ -1,5 +1,6 @@
 """Training data: the bundled scikit-learn datasets (ids "iris", "wine",
 "breast_cancer", "diabetes") and uploaded CSVs (ids "1", "2", ...)."""
+
 from __future__ import annotations
 
 from flask import request
@@ -15,35 +16,55 @@ from app.services import current_services
 ns = Namespace("datasets", description="Bundled datasets and uploaded CSVs to train on")
 ns.add_model("Error", ERROR_MODEL)
 
-column = ns.model("DatasetColumn", {
-    "name": fields.String(required=True),
-    "type": fields.String(required=True, enum=["numeric", "categorical"]),
-    "dtype": fields.String(enum=["bool", "int", "float", "str"], description="Inferred storage type"),
-    "n_unique": fields.Integer(description="Distinct non-missing values"),
-    "n_missing": fields.Integer(description="Missing values"),
-})
-dataset_summary = ns.model("Dataset", {
-    "id": fields.String(required=True, description="Bundled name or upload id: use it as 'dataset' to train"),
-    "source": fields.String(required=True, enum=["bundled", "upload"]),
-    "name": fields.String(required=True),
-    "description": fields.String,
-    "target": fields.String(description="Default target column"),
-    "task": fields.String(description="Task of the default target (bundled datasets)"),
-    "n_rows": fields.Integer(required=True),
-    "sha256": fields.String(required=True),
-    "size_bytes": fields.Integer(description="Uploaded file size"),
-    "created_at": fields.DateTime,
-    "columns": fields.List(fields.Nested(column), required=True),
-})
-dataset_detail = ns.inherit("DatasetDetail", dataset_summary, {
-    "sample": fields.List(fields.Raw, required=True, description="The first rows"),
-})
+column = ns.model(
+    "DatasetColumn",
+    {
+        "name": fields.String(required=True),
+        "type": fields.String(required=True, enum=["numeric", "categorical"]),
+        "dtype": fields.String(
+            enum=["bool", "int", "float", "str"], description="Inferred storage type"
+        ),
+        "n_unique": fields.Integer(description="Distinct non-missing values"),
+        "n_missing": fields.Integer(description="Missing values"),
+    },
+)
+dataset_summary = ns.model(
+    "Dataset",
+    {
+        "id": fields.String(
+            required=True, description="Bundled name or upload id: use it as 'dataset' to train"
+        ),
+        "source": fields.String(required=True, enum=["bundled", "upload"]),
+        "name": fields.String(required=True),
+        "description": fields.String,
+        "target": fields.String(description="Default target column"),
+        "task": fields.String(description="Task of the default target (bundled datasets)"),
+        "n_rows": fields.Integer(required=True),
+        "sha256": fields.String(required=True),
+        "size_bytes": fields.Integer(description="Uploaded file size"),
+        "created_at": fields.DateTime,
+        "columns": fields.List(fields.Nested(column), required=True),
+    },
+)
+dataset_detail = ns.inherit(
+    "DatasetDetail",
+    dataset_summary,
+    {
+        "sample": fields.List(fields.Raw, required=True, description="The first rows"),
+    },
+)
 
 upload = ns.parser()
-upload.add_argument("file", location="files", type=FileStorage, required=True,
-                    help="A UTF-8 CSV with a header row")
-upload.add_argument("target", location="form", type=str, required=True,
-                    help="The target column (what models trained on it predict)")
+upload.add_argument(
+    "file", location="files", type=FileStorage, required=True, help="A UTF-8 CSV with a header row"
+)
+upload.add_argument(
+    "target",
+    location="form",
+    type=str,
+    required=True,
+    help="The target column (what models trained on it predict)",
+)
 upload.add_argument("name", location="form", type=str, help="A name (default: the file name)")
 
 
@@ -60,7 +81,9 @@ class DatasetList(Resource):
 
     @ns.expect(upload, validate=False)
     @ns.marshal_with(dataset_detail, code=201, skip_none=True)
-    @ns.response(400, "Unparseable CSV, no rows, duplicate columns or no target column", ERROR_MODEL)
+    @ns.response(
+        400, "Unparseable CSV, no rows, duplicate columns or no target column", ERROR_MODEL
+    )
     @ns.response(413, "Larger than MAX_DATASET_MB", ERROR_MODEL)
     @ns.response(415, "Not multipart/form-data", ERROR_MODEL)
     @admin_operation(ns)

@@ -1,5 +1,6 @@
 """Errors in HTTP terms: the errors only the HTTP layer raises, the one mapping from
 every ServiceError class to a status, and the one error body shape."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,11 +10,14 @@ from flask_restx import Model, fields
 from app.core import errors as core
 from app.logs import request_id
 
-ERROR_MODEL = Model("Error", {
-    "message": fields.String(required=True, description="What went wrong"),
-    "request_id": fields.String(required=True, description="Echoed in the X-Request-ID header"),
-    "errors": fields.Raw(description="Field -> problem, for validation failures"),
-})
+ERROR_MODEL = Model(
+    "Error",
+    {
+        "message": fields.String(required=True, description="What went wrong"),
+        "request_id": fields.String(required=True, description="Echoed in the X-Request-ID header"),
+        "errors": fields.Raw(description="Field -> problem, for validation failures"),
+    },
+)
 
 
 class Unauthorized(core.ServiceError):

@@ -1,4 +1,5 @@
 """Liveness and readiness."""
+
 from __future__ import annotations
 
 import logging
@@ -14,10 +15,13 @@ log = logging.getLogger(__name__)
 ns = Namespace("health", description="Liveness and readiness probes")
 
 live_answer = ns.model("Live", {"status": fields.String(required=True, example="ok")})
-ready_answer = ns.model("Ready", {
-    "status": fields.String(required=True, enum=["ready", "unavailable"]),
-    "checks": fields.Raw(required=True, description="database, models: 'ok' or the problem"),
-})
+ready_answer = ns.model(
+    "Ready",
+    {
+        "status": fields.String(required=True, enum=["ready", "unavailable"]),
+        "checks": fields.Raw(required=True, description="database, models: 'ok' or the problem"),
+    },
+)
 
 
 @ns.route("/live")

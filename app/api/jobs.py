@@ -1,6 +1,7 @@
 """Training as background jobs: start one (`POST /models/{name}/train`, answered 202 at
 once), follow it (`GET /jobs/{id}`), cancel it while queued. A worker process trains it
 and registers the result as a new model version."""
+
 from __future__ import annotations
 
 from flask import request
@@ -17,53 +18,84 @@ from app.services import current_services
 
 ns = Namespace("jobs", description="Training jobs: queued -> running -> succeeded | failed")
 ns.add_model("Error", ERROR_MODEL)
-train_ns = Namespace("training", path="/models",
-                     description="Train a new model version in the background")
+train_ns = Namespace(
+    "training", path="/models", description="Train a new model version in the background"
+)
 train_ns.add_model("Error", ERROR_MODEL)
 algo_ns = Namespace("algorithms", description="Algorithms available for training")
 
-job_model = ns.model("Job", {
-    "id": fields.Integer(required=True),
-    "url": fields.String(description="Where to poll the job"),
-    "kind": fields.String(required=True, example="train"),
-    "model": fields.String(required=True, description="The model the job trains a version of"),
-    "status": fields.String(required=True, enum=["queued", "running", "succeeded", "failed", "cancelled"]),
-    "stage": fields.String(description="While running: claimed, loading, fitting, evaluating, saving"),
-    "spec": fields.Raw(required=True, description="The validated training spec, defaults filled in"),
-    "attempts": fields.Integer(required=True),
-    "max_attempts": fields.Integer(required=True),
-    "worker_id": fields.String,
-    "error": fields.String(description="Why it failed (or why an attempt was retried)"),
-    "result_version": fields.Integer(description="The model version it registered"),
-    "created_at": fields.DateTime(required=True),
-    "started_at": fields.DateTime,
-    "heartbeat_at": fields.DateTime,
-    "finished_at": fields.DateTime,
-})
+job_model = ns.model(
+    "Job",
+    {
+        "id": fields.Integer(required=True),
+        "url": fields.String(description="Where to poll the job"),
+        "kind": fields.String(required=True, example="train"),
+        "model": fields.String(required=True, description="The model the job trains a version of"),
+        "status": fields.String(
+            required=True, enum=["queued", "running", "succeeded", "failed", "cancelled"]
+        ),
+        "stage": fields.String(
+            description="While running: claimed, loading, fitting, evaluating, saving"
+        ),
+        "spec": fields.Raw(
+            required=True, description="The validated training spec, defaults filled in"
+        ),
+        "attempts": fields.Integer(required=True),
+        "max_attempts": fields.Integer(required=True),
+        "worker_id": fields.String,
+        "error": fields.String(description="Why it failed (or why an attempt was retried)"),
+        "result_version": fields.Integer(description="The model version it registered"),
+        "created_at": fields.DateTime(required=True),
+        "started_at": fields.DateTime,
+        "heartbeat_at": fields.DateTime,
+        "finished_at": fields.DateTime,
+    },
+)
 train_ns.add_model("Job", job_model)
-train_request = train_ns.model("TrainRequest", {
-    "dataset": fields.String(required=True, example="iris",
-                             description="A dataset id: a bundled name or an upload's id"),
-    "target": fields.String(description="Target column (default: the dataset's)"),
-    "features": fields.List(fields.String, description="Feature columns (default: all but the target)"),
-    "algorithm": fields.String(example="decision_tree", enum=list(training.ALGORITHMS),
-                               description=f"Default {training.DEFAULT_ALGORITHM}"),
-    "params": fields.Raw(example={"max_depth": 3},
-                         description="Estimator parameters (scikit-learn names)"),
-    "task": fields.String(enum=["classification", "regression"],
-                          description="Default: inferred from the target column"),
-    "test_size": fields.Float(example=0.2, description="Held-out fraction for evaluation"),
-    "cv_folds": fields.Integer(example=0, description="k-fold cross-validation (0: none)"),
-    "random_state": fields.Integer(example=0, description="Seed: same data + spec + seed, same model"),
-    "promote": fields.Boolean(example=False, description="Make the new version production"),
-})
-algorithm_model = algo_ns.model("Algorithm", {
-    "name": fields.String(required=True),
-    "description": fields.String(required=True),
-    "tasks": fields.List(fields.String, required=True),
-    "params": fields.Raw(required=True, description="task -> accepted parameter names"),
-    "defaults": fields.Raw(description="task -> parameter -> scikit-learn's default (JSON values only)"),
-})
+train_request = train_ns.model(
+    "TrainRequest",
+    {
+        "dataset": fields.String(
+            required=True,
+            example="iris",
+            description="A dataset id: a bundled name or an upload's id",
+        ),
+        "target": fields.String(description="Target column (default: the dataset's)"),
+        "features": fields.List(
+            fields.String, description="Feature columns (default: all but the target)"
+        ),
+        "algorithm": fields.String(
+            example="decision_tree",
+            enum=list(training.ALGORITHMS),
+            description=f"Default {training.DEFAULT_ALGORITHM}",
+        ),
+        "params": fields.Raw(
+            example={"max_depth": 3}, description="Estimator parameters (scikit-learn names)"
+        ),
+        "task": fields.String(
+            enum=["classification", "regression"],
+            description="Default: inferred from the target column",
+        ),
+        "test_size": fields.Float(example=0.2, description="Held-out fraction for evaluation"),
+        "cv_folds": fields.Integer(example=0, description="k-fold cross-validation (0: none)"),
+        "random_state": fields.Integer(
+            example=0, description="Seed: same data + spec + seed, same model"
+        ),
+        "promote": fields.Boolean(example=False, description="Make the new version production"),
+    },
+)
+algorithm_model = algo_ns.model(
+    "Algorithm",
+    {
+        "name": fields.String(required=True),
+        "description": fields.String(required=True),
+        "tasks": fields.List(fields.String, required=True),
+        "params": fields.Raw(required=True, description="task -> accepted parameter names"),
+        "defaults": fields.Raw(
+            description="task -> parameter -> scikit-learn's default (JSON values only)"
+        ),
+    },
+)
 
 
 def queue() -> JobQueue:
@@ -88,10 +120,12 @@ class JobList(Resource):
     @ns.response(400, "Unknown status or bad paging", ERROR_MODEL)
     def get(self):
         """List jobs, newest first"""
-        jobs, total = queue().list(status=request.args.get("status") or None,
-                                   model=request.args.get("model") or None,
-                                   limit=int_arg("limit", 50, 1, 500),
-                                   offset=int_arg("offset", 0, 0, 10**9))
+        jobs, total = queue().list(
+            status=request.args.get("status") or None,
+            model=request.args.get("model") or None,
+            limit=int_arg("limit", 50, 1, 500),
+            offset=int_arg("offset", 0, 0, 10**9),
+        )
         return [with_url(j) for j in jobs], 200, {"X-Total-Count": str(total)}
 
 
@@ -122,8 +156,9 @@ class JobCancel(Resource):
 class Train(Resource):
     @train_ns.expect(train_request, validate=True)
     @train_ns.marshal_with(job_model, code=202, skip_none=True)
-    @train_ns.response(400, "Unknown algorithm or dataset, bad parameter, wrong task for the target",
-                       ERROR_MODEL)
+    @train_ns.response(
+        400, "Unknown algorithm or dataset, bad parameter, wrong task for the target", ERROR_MODEL
+    )
     @admin_operation(train_ns)
     def post(self, name):
         """Start training a new version; poll the job it answers with"""
@@ -133,8 +168,10 @@ class Train(Resource):
             raise InvalidInput("send the training spec as a JSON object")
         body = {**body, "dataset": str(body.get("dataset", "")).strip()}
         if not body["dataset"]:
-            raise InvalidInput("name a dataset (a bundled name such as 'iris' or an upload id)",
-                               {"dataset": "required"})
+            raise InvalidInput(
+                "name a dataset (a bundled name such as 'iris' or an upload id)",
+                {"dataset": "required"},
+            )
         info = current_services().datasets.info(body["dataset"])
         spec = training.validate_spec(body, info)
         job = with_url(queue().enqueue(name, spec))
@@ -146,8 +183,10 @@ class AlgorithmList(Resource):
     @algo_ns.marshal_list_with(algorithm_model)
     def get(self):
         """List the algorithms, the tasks they serve and the parameters they take"""
-        return [{**algo, "defaults": _parameter_defaults(algo["name"])}
-                for algo in training.algorithm_catalogue()]
+        return [
+            {**algo, "defaults": _parameter_defaults(algo["name"])}
+            for algo in training.algorithm_catalogue()
+        ]
 
 
 def _parameter_defaults(algorithm: str) -> dict:
@@ -156,7 +195,10 @@ def _parameter_defaults(algorithm: str) -> dict:
     out = {}
     for task, estimator in training.ALGORITHMS[algorithm].estimators.items():
         params = estimator.build().get_params(deep=False)
-        out[task] = {k: v for k, v in params.items()
-                     if v is None or (isinstance(v, (str, bool, int, float))
-                                      and not (isinstance(v, float) and v != v))}
+        out[task] = {
+            k: v
+            for k, v in params.items()
+            if v is None
+            or (isinstance(v, (str, bool, int, float)) and not (isinstance(v, float) and v != v))
+        }
     return out

@@ -1,5 +1,6 @@
 """Models and their versions: list, inspect, upload, promote (rollback = promote an
 older version)."""
+
 from __future__ import annotations
 
 import orjson
@@ -18,78 +19,123 @@ from app.services import current_services
 ns = Namespace("models", description="Registered models, versions, schemas and promotion")
 ns.add_model("Error", ERROR_MODEL)
 
-category_frequency = ns.model("CategoryFrequency", {
-    "value": fields.Raw(required=True),
-    "frequency": fields.Float(required=True, description="Fraction of the non-missing values"),
-})
-feature_statistics = ns.model("FeatureStatistics", {
-    "count": fields.Integer(description="Non-missing training values"),
-    "missing": fields.Integer(description="Missing training values"),
-    "min": fields.Float(description="Numeric: smallest training value"),
-    "max": fields.Float(description="Numeric: largest training value"),
-    "median": fields.Float(description="Numeric: median training value"),
-    "frequencies": fields.List(fields.Nested(category_frequency),
-                               description="Categorical: categories by training frequency, most "
-                                           "frequent first"),
-})
-feature = ns.model("Feature", {
-    "name": fields.String(required=True),
-    "type": fields.String(required=True, enum=["numeric", "categorical"]),
-    "categories": fields.List(fields.Raw, description="Known categories (categorical only)"),
-    "allow_unknown": fields.Boolean(description="Unseen categories are accepted"),
-    "nullable": fields.Boolean(description="Missing values (null) are accepted"),
-    "example": fields.Raw(description="An example value"),
-    "statistics": fields.Nested(feature_statistics, skip_none=True, allow_null=True,
-                                description="Training statistics (trained versions, or uploads "
-                                            "with a sample CSV)"),
-})
-schema_doc = ns.model("FeatureSchema", {"features": fields.List(fields.Nested(feature), required=True)})
-version_model = ns.model("ModelVersion", {
-    "model": fields.String(required=True),
-    "version": fields.Integer(required=True),
-    "stage": fields.String(required=True, enum=["production", "available"]),
-    "task": fields.String(required=True, enum=["classification", "regression"]),
-    "algorithm": fields.String(required=True),
-    "classes": fields.List(fields.Raw, description="Class labels (classifiers)"),
-    "metrics": fields.Raw(description="Evaluation metrics recorded with the version"),
-    "training": fields.Raw(description="How it was trained: dataset sha256, spec, library versions"),
-    "artifact_sha256": fields.String(required=True),
-    "artifact_format": fields.String(required=True),
-    "sklearn_version": fields.String(required=True),
-    "created_at": fields.DateTime(required=True),
-    "schema": fields.Nested(schema_doc, required=True),
-})
-model_summary = ns.model("ModelSummary", {
-    "name": fields.String(required=True),
-    "description": fields.String,
-    "production_version": fields.Integer(description="The version served by default"),
-    "latest_version": fields.Integer,
-    "created_at": fields.DateTime(required=True),
-    "updated_at": fields.DateTime(required=True),
-})
-model_detail = ns.inherit("ModelDetail", model_summary, {
-    "versions": fields.List(fields.Nested(version_model), required=True),
-})
-schema_answer = ns.model("ModelSchema", {
-    "model": fields.String(required=True),
-    "version": fields.Integer(required=True),
-    "task": fields.String(required=True),
-    "features": fields.List(fields.Nested(feature), required=True),
-    "classes": fields.List(fields.Raw),
-    "example": fields.Raw(required=True, description="A valid body for the predict endpoint"),
-})
+category_frequency = ns.model(
+    "CategoryFrequency",
+    {
+        "value": fields.Raw(required=True),
+        "frequency": fields.Float(required=True, description="Fraction of the non-missing values"),
+    },
+)
+feature_statistics = ns.model(
+    "FeatureStatistics",
+    {
+        "count": fields.Integer(description="Non-missing training values"),
+        "missing": fields.Integer(description="Missing training values"),
+        "min": fields.Float(description="Numeric: smallest training value"),
+        "max": fields.Float(description="Numeric: largest training value"),
+        "median": fields.Float(description="Numeric: median training value"),
+        "frequencies": fields.List(
+            fields.Nested(category_frequency),
+            description="Categorical: categories by training frequency, most frequent first",
+        ),
+    },
+)
+feature = ns.model(
+    "Feature",
+    {
+        "name": fields.String(required=True),
+        "type": fields.String(required=True, enum=["numeric", "categorical"]),
+        "categories": fields.List(fields.Raw, description="Known categories (categorical only)"),
+        "allow_unknown": fields.Boolean(description="Unseen categories are accepted"),
+        "nullable": fields.Boolean(description="Missing values (null) are accepted"),
+        "example": fields.Raw(description="An example value"),
+        "statistics": fields.Nested(
+            feature_statistics,
+            skip_none=True,
+            allow_null=True,
+            description="Training statistics (trained versions, or uploads with a sample CSV)",
+        ),
+    },
+)
+schema_doc = ns.model(
+    "FeatureSchema", {"features": fields.List(fields.Nested(feature), required=True)}
+)
+version_model = ns.model(
+    "ModelVersion",
+    {
+        "model": fields.String(required=True),
+        "version": fields.Integer(required=True),
+        "stage": fields.String(required=True, enum=["production", "available"]),
+        "task": fields.String(required=True, enum=["classification", "regression"]),
+        "algorithm": fields.String(required=True),
+        "classes": fields.List(fields.Raw, description="Class labels (classifiers)"),
+        "metrics": fields.Raw(description="Evaluation metrics recorded with the version"),
+        "training": fields.Raw(
+            description="How it was trained: dataset sha256, spec, library versions"
+        ),
+        "artifact_sha256": fields.String(required=True),
+        "artifact_format": fields.String(required=True),
+        "sklearn_version": fields.String(required=True),
+        "created_at": fields.DateTime(required=True),
+        "schema": fields.Nested(schema_doc, required=True),
+    },
+)
+model_summary = ns.model(
+    "ModelSummary",
+    {
+        "name": fields.String(required=True),
+        "description": fields.String,
+        "production_version": fields.Integer(description="The version served by default"),
+        "latest_version": fields.Integer,
+        "created_at": fields.DateTime(required=True),
+        "updated_at": fields.DateTime(required=True),
+    },
+)
+model_detail = ns.inherit(
+    "ModelDetail",
+    model_summary,
+    {
+        "versions": fields.List(fields.Nested(version_model), required=True),
+    },
+)
+schema_answer = ns.model(
+    "ModelSchema",
+    {
+        "model": fields.String(required=True),
+        "version": fields.Integer(required=True),
+        "task": fields.String(required=True),
+        "features": fields.List(fields.Nested(feature), required=True),
+        "classes": fields.List(fields.Raw),
+        "example": fields.Raw(required=True, description="A valid body for the predict endpoint"),
+    },
+)
 
 upload = ns.parser()
-upload.add_argument("file", location="files", type=FileStorage, required=True,
-                    help="The model artifact: a .skops file (skops.io.dump)")
-upload.add_argument("schema", location="form", type=str,
-                    help="Optional input schema JSON: {\"features\": [{\"name\", \"type\", ...}]}")
-upload.add_argument("sample", location="files", type=FileStorage,
-                    help="Optional CSV of training rows (header: feature names): the schema records "
-                         "each feature's statistics from it")
+upload.add_argument(
+    "file",
+    location="files",
+    type=FileStorage,
+    required=True,
+    help="The model artifact: a .skops file (skops.io.dump)",
+)
+upload.add_argument(
+    "schema",
+    location="form",
+    type=str,
+    help='Optional input schema JSON: {"features": [{"name", "type", ...}]}',
+)
+upload.add_argument(
+    "sample",
+    location="files",
+    type=FileStorage,
+    help="Optional CSV of training rows (header: feature names): the schema records "
+    "each feature's statistics from it",
+)
 upload.add_argument("metrics", location="form", type=str, help="Optional metrics JSON object")
 upload.add_argument("promote", location="form", type=str, help="'true' to make it production")
-upload.add_argument("description", location="form", type=str, help="Model description (first upload)")
+upload.add_argument(
+    "description", location="form", type=str, help="Model description (first upload)"
+)
 
 
 def registry() -> Registry:
@@ -103,7 +149,9 @@ def _json_field(name: str):
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"field {name!r} is not valid JSON: {exc}", {name: "invalid JSON"}) from None
+        raise InvalidInput(
+            f"field {name!r} is not valid JSON: {exc}", {name: "invalid JSON"}
+        ) from None
 
 
 @ns.route("")
@@ -141,7 +189,10 @@ class ModelSchema(Resource):
             "task": loaded.task,
             "features": loaded.schema.features,
             "classes": loaded.classes,
-            "example": {"instances": [loaded.schema.example_instance()], "return_proba": loaded.has_proba},
+            "example": {
+                "instances": [loaded.schema.example_instance()],
+                "return_proba": loaded.has_proba,
+            },
         }
 
 
@@ -158,10 +209,14 @@ class VersionList(Resource):
         """Upload a model artifact as a new version"""
         check_name(name)
         if request.mimetype != "multipart/form-data":
-            raise UnsupportedMediaType("send multipart/form-data with the artifact in the 'file' field")
+            raise UnsupportedMediaType(
+                "send multipart/form-data with the artifact in the 'file' field"
+            )
         file = request.files.get("file")
         if file is None or not file.filename:
-            raise InvalidInput("the 'file' field with the model artifact is missing", {"file": "required"})
+            raise InvalidInput(
+                "the 'file' field with the model artifact is missing", {"file": "required"}
+            )
         filename = file.filename.lower()
         fmt = "pickle" if filename.endswith(PICKLE_SUFFIXES) else "skops"
         data = file.read()
@@ -170,10 +225,16 @@ class VersionList(Resource):
         promote = bool_value("promote", request.form.get("promote"))
         sample = request.files.get("sample")
         sample = read_sample(sample.read()) if sample is not None and sample.filename else None
-        out = registry().add_version(name, data, fmt, schema=_json_field("schema"),
-                                     metrics=_json_field("metrics"), promote=promote,
-                                     description=request.form.get("description") or None,
-                                     sample=sample)
+        out = registry().add_version(
+            name,
+            data,
+            fmt,
+            schema=_json_field("schema"),
+            metrics=_json_field("metrics"),
+            promote=promote,
+            description=request.form.get("description") or None,
+            sample=sample,
+        )
         return out, 201
 
 

@@ -1,5 +1,6 @@
 """Query-string and form parameters: one parser per kind, each answering 400 with the
 parameter's name when the value is not one."""
+
 from __future__ import annotations
 
 from flask import Request, request
@@ -19,8 +20,9 @@ def version_arg(req: Request | None = None) -> int | None:
     try:
         version = int(raw)
     except ValueError:
-        raise InvalidInput(f"version must be a positive integer, got {raw[:40]!r}",
-                           {"version": "not an integer"}) from None
+        raise InvalidInput(
+            f"version must be a positive integer, got {raw[:40]!r}", {"version": "not an integer"}
+        ) from None
     if version < 1:
         raise InvalidInput("version must be a positive integer", {"version": "must be >= 1"})
     return version
@@ -47,5 +49,6 @@ def bool_value(name: str, raw: str | None) -> bool:
     try:
         return parse_bool(raw)
     except ValueError:
-        raise InvalidInput(f"{name!r} must be true or false, got {raw[:40]!r}",
-                           {name: "expected true or false"}) from None
+        raise InvalidInput(
+            f"{name!r} must be true or false, got {raw[:40]!r}", {name: "expected true or false"}
+        ) from None

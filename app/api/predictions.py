@@ -1,6 +1,7 @@
 """Predictions: the hot path. The body is parsed with orjson (or pandas for CSV) and
 checked against the version's schema; the core's prediction service resolves the
 version, batches and counts; the answer is written with orjson."""
+
 from __future__ import annotations
 
 import orjson
@@ -12,44 +13,70 @@ from app.api.params import bool_value, version_arg
 from app.core.errors import InvalidInput
 from app.services import services_of
 
-ns = Namespace("predictions", path="/models", description="Predict with a model's production "
-               "or a chosen version")
+ns = Namespace(
+    "predictions",
+    path="/models",
+    description="Predict with a model's production or a chosen version",
+)
 ns.add_model("Error", ERROR_MODEL)
 
-predict_request = ns.model("PredictRequest", {
-    "instances": fields.List(fields.Raw, required=True, min_items=1,
-                             description="Rows: objects keyed by feature name, or arrays in schema order",
-                             example=[{"sepal_length": 5.1, "sepal_width": 3.5,
-                                       "petal_length": 1.4, "petal_width": 0.2}]),
-    "return_proba": fields.Boolean(default=False, description="Also return class probabilities"),
-})
-predict_answer = ns.model("PredictResponse", {
-    "model": fields.String(required=True),
-    "version": fields.Integer(required=True),
-    "predictions": fields.List(fields.Raw, required=True),
-    "probabilities": fields.List(fields.List(fields.Float), description="When asked and supported"),
-    "classes": fields.List(fields.Raw, description="Class labels, in probability column order"),
-})
+predict_request = ns.model(
+    "PredictRequest",
+    {
+        "instances": fields.List(
+            fields.Raw,
+            required=True,
+            min_items=1,
+            description="Rows: objects keyed by feature name, or arrays in schema order",
+            example=[
+                {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+            ],
+        ),
+        "return_proba": fields.Boolean(
+            default=False, description="Also return class probabilities"
+        ),
+    },
+)
+predict_answer = ns.model(
+    "PredictResponse",
+    {
+        "model": fields.String(required=True),
+        "version": fields.Integer(required=True),
+        "predictions": fields.List(fields.Raw, required=True),
+        "probabilities": fields.List(
+            fields.List(fields.Float), description="When asked and supported"
+        ),
+        "classes": fields.List(fields.Raw, description="Class labels, in probability column order"),
+    },
+)
 
 
 def _parse_json(body: bytes) -> tuple[list, bool]:
     if not body:
-        raise InvalidInput("the request body is empty: send {\"instances\": [...]}", {"body": "empty"})
+        raise InvalidInput(
+            'the request body is empty: send {"instances": [...]}', {"body": "empty"}
+        )
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"malformed JSON: {exc}", {"body": "malformed JSON"}) from None
     if not isinstance(doc, dict):
-        raise InvalidInput("the body must be a JSON object {\"instances\": [...]}", {"body": "expected an object"})
+        raise InvalidInput(
+            'the body must be a JSON object {"instances": [...]}', {"body": "expected an object"}
+        )
     unknown = set(doc) - {"instances", "return_proba"}
     if unknown:
-        raise InvalidInput("unknown field(s): " + ", ".join(sorted(map(str, unknown))),
-                           {k: "unknown field" for k in sorted(map(str, unknown))})
+        raise InvalidInput(
+            "unknown field(s): " + ", ".join(sorted(map(str, unknown))),
+            {k: "unknown field" for k in sorted(map(str, unknown))},
+        )
     if "instances" not in doc:
         raise InvalidInput("'instances' is required", {"instances": "required"})
     proba = doc.get("return_proba", False)
     if not isinstance(proba, bool):
-        raise InvalidInput("'return_proba' must be true or false", {"return_proba": "expected a boolean"})
+        raise InvalidInput(
+            "'return_proba' must be true or false", {"return_proba": "expected a boolean"}
+        )
     return doc["instances"], proba
 
 
@@ -80,11 +107,16 @@ class Prediction(Resource):
             elif mimetype in ("text/csv", "application/csv"):
                 proba = bool_value("return_proba", req.args.get("return_proba"))
                 model.check_proba(proba)
-                matrix, n = model.schema.csv_to_matrix(req.get_data(cache=False), prediction.max_rows)
+                matrix, n = model.schema.csv_to_matrix(
+                    req.get_data(cache=False), prediction.max_rows
+                )
             else:
-                raise UnsupportedMediaType(f"unsupported content type {mimetype or '(none)'!r}: "
-                                           "send application/json or text/csv")
+                raise UnsupportedMediaType(
+                    f"unsupported content type {mimetype or '(none)'!r}: "
+                    "send application/json or text/csv"
+                )
             out = prediction.run(matrix, proba)
         g.prediction = (model.name, model.version, n)
         return app.response_class(
-            orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY), mimetype="application/json")
+            orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY), mimetype="application/json"
+        )

@@ -16,13 +16,15 @@ and a request alone in flight never waits. Rows are
 stacked in arrival order, so each caller gets exactly the rows it sent predicted by
 the same estimator: the answers are those of separate calls (probabilities may differ
 in the last bits where the estimator uses BLAS on the whole matrix)."""
+
 from __future__ import annotations
 
 import os
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -72,8 +74,13 @@ class Arrivals:
 
 
 class MicroBatcher:
-    def __init__(self, predict: Predict, max_wait: float = 0.002, max_rows: int = 256,
-                 arrivals: Arrivals | None = None):
+    def __init__(
+        self,
+        predict: Predict,
+        max_wait: float = 0.002,
+        max_rows: int = 256,
+        arrivals: Arrivals | None = None,
+    ):
         self._predict = predict
         self.max_wait = max_wait
         self.max_rows = max_rows
@@ -148,7 +155,9 @@ class MicroBatcher:
                 self._arrivals.waiting -= 1
             batch: list[_Item] = []
             rows = 0
-            while self._pending and (not batch or rows + len(self._pending[0].matrix) <= self.max_rows):
+            while self._pending and (
+                not batch or rows + len(self._pending[0].matrix) <= self.max_rows
+            ):
                 item = self._pending.pop(0)
                 batch.append(item)
                 rows += len(item.matrix)
@@ -208,8 +217,9 @@ class Slot:
             self.arrivals.count += 1
         return self
 
-    def predict(self, matrix: np.ndarray, proba: bool,
-                batcher: MicroBatcher | None = None) -> Predicted:
+    def predict(
+        self, matrix: np.ndarray, proba: bool, batcher: MicroBatcher | None = None
+    ) -> Predicted:
         """The rows, predicted by `batcher` (default: the one the slot was made for)."""
         chosen = batcher or self.batcher
         if chosen is None:

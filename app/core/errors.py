@@ -1,5 +1,6 @@
 """The domain's errors. The core raises them with plain values; it knows nothing about
 HTTP. The API layer turns each class into a status with one mapping (app/api/errors.py)."""
+
 from __future__ import annotations
 
 

@@ -14,10 +14,11 @@ Written by hand rather than with a queue library: procrastinate and pgqueuer are
 PostgreSQL-only and the default deployment is SQLite; what is needed here (claim,
 heartbeat, retry) is a few statements on a table the schema already has.
 """
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Update, func, select, update
@@ -40,7 +41,7 @@ def _check_id(job_id: int) -> int:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _rows_updated(s: Session, statement: Update) -> int:
@@ -81,8 +82,14 @@ class JobQueue:
     # ---- producer side ---------------------------------------------------------
     def enqueue(self, model_name: str, spec: dict[str, Any], kind: str = "train") -> dict[str, Any]:
         with self.db.session() as s:
-            job = Job(kind=kind, model_name=model_name, spec=spec, status="queued",
-                      max_attempts=self.max_attempts, created_at=_now())
+            job = Job(
+                kind=kind,
+                model_name=model_name,
+                spec=spec,
+                status="queued",
+                max_attempts=self.max_attempts,
+                created_at=_now(),
+            )
             s.add(job)
             s.flush()
             out = job_dict(job)
@@ -97,11 +104,14 @@ class JobQueue:
                 raise NotFound(f"job {job_id} not found")
             return job_dict(job)
 
-    def list(self, status: str | None = None, model: str | None = None, limit: int = 50,
-             offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    def list(
+        self, status: str | None = None, model: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
         if status is not None and status not in STATUSES:
-            raise InvalidInput(f"unknown status {status!r}; known: {', '.join(STATUSES)}",
-                               {"status": "unknown status"})
+            raise InvalidInput(
+                f"unknown status {status!r}; known: {', '.join(STATUSES)}",
+                {"status": "unknown status"},
+            )
         query = select(Job)
         if status:
             query = query.where(Job.status == status)
@@ -116,8 +126,12 @@ class JobQueue:
         """Cancel a queued job; a running or finished one is a conflict."""
         _check_id(job_id)
         with self.db.session() as s:
-            cancelled = _rows_updated(s, update(Job).where(Job.id == job_id, Job.status == "queued")
-                                      .values(status="cancelled", finished_at=_now(), stage=None))
+            cancelled = _rows_updated(
+                s,
+                update(Job)
+                .where(Job.id == job_id, Job.status == "queued")
+                .values(status="cancelled", finished_at=_now(), stage=None),
+            )
             if cancelled == 0:
                 job = s.get(Job, job_id)
                 if job is None:
@@ -133,34 +147,60 @@ class JobQueue:
         on SQLite one UPDATE ... RETURNING statement picks and takes it (SQLite
         serialises writers)."""
         now = _now()
-        values = dict(status="running", worker_id=worker_id, attempts=Job.attempts + 1,
-                      started_at=now, heartbeat_at=now, stage="claimed")
+        values = dict(
+            status="running",
+            worker_id=worker_id,
+            attempts=Job.attempts + 1,
+            started_at=now,
+            heartbeat_at=now,
+            stage="claimed",
+        )
         with self.db.session() as s:
             if self._postgres:
-                job_id = s.scalar(select(Job.id).where(Job.status == "queued").order_by(Job.id)
-                                  .limit(1).with_for_update(skip_locked=True))
+                job_id = s.scalar(
+                    select(Job.id)
+                    .where(Job.status == "queued")
+                    .order_by(Job.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
                 if job_id is None:
                     return None
                 s.execute(update(Job).where(Job.id == job_id).values(**values))
             else:
-                oldest = (select(Job.id).where(Job.status == "queued").order_by(Job.id)
-                          .limit(1).scalar_subquery())
-                job_id = s.scalar(update(Job).where(Job.id == oldest, Job.status == "queued")
-                                  .values(**values).returning(Job.id))
+                oldest = (
+                    select(Job.id)
+                    .where(Job.status == "queued")
+                    .order_by(Job.id)
+                    .limit(1)
+                    .scalar_subquery()
+                )
+                job_id = s.scalar(
+                    update(Job)
+                    .where(Job.id == oldest, Job.status == "queued")
+                    .values(**values)
+                    .returning(Job.id)
+                )
                 if job_id is None:
                     return None
             s.flush()
             job = s.get_one(Job, job_id, populate_existing=True)
             out = job_dict(job)
-        log.info("worker %s claimed job %s (attempt %s/%s)", worker_id, out["id"],
-                 out["attempts"], out["max_attempts"])
+        log.info(
+            "worker %s claimed job %s (attempt %s/%s)",
+            worker_id,
+            out["id"],
+            out["attempts"],
+            out["max_attempts"],
+        )
         return out
 
     def _owned(self, job_id: int, owner: str, **values: Any) -> bool:
         """Update a running job only if this worker still holds it."""
         with self.db.session() as s:
-            owned = update(Job).where(Job.id == job_id, Job.worker_id == owner,
-                                      Job.status == "running")
+            owned = update(Job).where(
+                Job.id == job_id, Job.worker_id == owner, Job.status == "running"
+            )
             return _rows_updated(s, owned.values(**values)) == 1
 
     def heartbeat(self, job_id: int, worker_id: str) -> bool:
@@ -170,39 +210,67 @@ class JobQueue:
         return self._owned(job_id, worker_id, stage=stage, heartbeat_at=_now())
 
     def succeed(self, job_id: int, worker_id: str, result_version: int) -> bool:
-        ok = self._owned(job_id, worker_id, status="succeeded", stage="done", error=None,
-                         result_version=result_version, finished_at=_now())
+        ok = self._owned(
+            job_id,
+            worker_id,
+            status="succeeded",
+            stage="done",
+            error=None,
+            result_version=result_version,
+            finished_at=_now(),
+        )
         log.info("job %s succeeded: version %s", job_id, result_version)
         return ok
 
     def fail(self, job_id: int, worker_id: str, error: str) -> bool:
-        ok = self._owned(job_id, worker_id, status="failed", error=error[:4000],
-                         finished_at=_now())
+        ok = self._owned(job_id, worker_id, status="failed", error=error[:4000], finished_at=_now())
         log.info("job %s failed: %s", job_id, error[:200])
         return ok
 
     def release(self, job_id: int, worker_id: str, reason: str) -> bool:
         """Give a job back to the queue without counting the attempt (a worker asked
         to stop before it could finish)."""
-        return self._owned(job_id, worker_id, status="queued", worker_id=None, stage=None,
-                           started_at=None, heartbeat_at=None, attempts=Job.attempts - 1,
-                           error=reason[:4000])
+        return self._owned(
+            job_id,
+            worker_id,
+            status="queued",
+            worker_id=None,
+            stage=None,
+            started_at=None,
+            heartbeat_at=None,
+            attempts=Job.attempts - 1,
+            error=reason[:4000],
+        )
 
     def requeue_stale(self) -> tuple[int, int]:
         """Running jobs whose worker stopped sending heartbeats: back to the queue while
         they have attempts left, failed otherwise. Returns (requeued, failed)."""
         cutoff = _now() - timedelta(seconds=self.heartbeat_timeout)
         stale = (Job.status == "running") & (Job.heartbeat_at < cutoff)
-        reason = (f"its worker stopped sending heartbeats for more than "
-                  f"{self.heartbeat_timeout:g} s")
+        reason = f"its worker stopped sending heartbeats for more than {self.heartbeat_timeout:g} s"
         with self.db.session() as s:
-            requeued = _rows_updated(s, update(Job).where(stale, Job.attempts < Job.max_attempts)
-                                     .values(status="queued", worker_id=None, stage=None,
-                                             heartbeat_at=None,
-                                             error="attempt lost, retrying: " + reason))
-            failed = _rows_updated(s, update(Job).where(stale, Job.attempts >= Job.max_attempts)
-                                   .values(status="failed", finished_at=_now(),
-                                           error="gave up after the last attempt: " + reason))
+            requeued = _rows_updated(
+                s,
+                update(Job)
+                .where(stale, Job.attempts < Job.max_attempts)
+                .values(
+                    status="queued",
+                    worker_id=None,
+                    stage=None,
+                    heartbeat_at=None,
+                    error="attempt lost, retrying: " + reason,
+                ),
+            )
+            failed = _rows_updated(
+                s,
+                update(Job)
+                .where(stale, Job.attempts >= Job.max_attempts)
+                .values(
+                    status="failed",
+                    finished_at=_now(),
+                    error="gave up after the last attempt: " + reason,
+                ),
+            )
         if requeued or failed:
             log.warning("stale jobs: %d requeued, %d failed", requeued, failed)
         return requeued, failed

@@ -5,6 +5,7 @@ once written) and of the production map, which it re-reads at most once per
 `refresh_seconds`: a promotion reaches every gunicorn worker within that interval and
 the prediction path does not query the database per request. If the database is down,
 the last known production map keeps serving."""
+
 from __future__ import annotations
 
 import logging
@@ -117,7 +118,9 @@ def describe_estimator(est: Any) -> tuple[str, list[Any] | None]:
         classes = getattr(final_estimator(est), "classes_", None)
         if classes is None:
             classes = getattr(est, "classes_", None)
-        return "classification", [c.item() if hasattr(c, "item") else c for c in classes] if classes is not None else None
+        return "classification", [
+            c.item() if hasattr(c, "item") else c for c in classes
+        ] if classes is not None else None
     if is_regressor(est):
         return "regression", None
     raise InvalidInput(f"{type(est).__name__} is neither a classifier nor a regressor")
@@ -131,8 +134,10 @@ def upload_schema(est: Any, schema: Any) -> SchemaDoc:
     checked = check_schema(schema, getattr(est, "n_features_in_", None))
     fitted = getattr(est, "feature_names_in_", None)
     if fitted is not None and [f["name"] for f in checked["features"]] != [str(n) for n in fitted]:
-        raise InvalidInput("the schema's feature names differ from the names the model was "
-                           "fitted with: " + ", ".join(map(str, fitted)))
+        raise InvalidInput(
+            "the schema's feature names differ from the names the model was "
+            "fitted with: " + ", ".join(map(str, fitted))
+        )
     return checked
 
 
@@ -159,17 +164,30 @@ class NewVersion:
     artifact_format: str
 
     def row(self, model_id: int, number: int) -> ModelVersion:
-        return ModelVersion(model_id=model_id, version=number, task=self.task,
-                            algorithm=self.algorithm, feature_schema=self.feature_schema,
-                            classes=self.classes, metrics=self.metrics, training=self.training,
-                            artifact_path=self.artifact_path, artifact_sha256=self.artifact_sha256,
-                            artifact_format=self.artifact_format,
-                            sklearn_version=sklearn.__version__)
+        return ModelVersion(
+            model_id=model_id,
+            version=number,
+            task=self.task,
+            algorithm=self.algorithm,
+            feature_schema=self.feature_schema,
+            classes=self.classes,
+            metrics=self.metrics,
+            training=self.training,
+            artifact_path=self.artifact_path,
+            artifact_sha256=self.artifact_sha256,
+            artifact_format=self.artifact_format,
+            sklearn_version=sklearn.__version__,
+        )
 
 
 class Registry:
-    def __init__(self, db: Database, store: ArtifactStore, refresh_seconds: float = 1.0,
-                 allow_pickle: bool = False):
+    def __init__(
+        self,
+        db: Database,
+        store: ArtifactStore,
+        refresh_seconds: float = 1.0,
+        allow_pickle: bool = False,
+    ):
         self.db = db
         self.store = store
         self.refresh_seconds = refresh_seconds
@@ -182,7 +200,9 @@ class Registry:
     # ---- reads ---------------------------------------------------------------
     def list_models(self) -> list[dict[str, Any]]:
         with self.db.session() as s:
-            models = s.scalars(select(Model).options(selectinload(Model.versions)).order_by(Model.name)).all()
+            models = s.scalars(
+                select(Model).options(selectinload(Model.versions)).order_by(Model.name)
+            ).all()
             return [model_dict(m) for m in models]
 
     def get_model(self, name: str) -> dict[str, Any]:
@@ -211,17 +231,30 @@ class Registry:
     def _version(s: Session, model: Model, version: int) -> ModelVersion:
         if not 0 < version <= MAX_VERSION:  # beyond the column's range: none such, not a 500
             raise VersionNotFound(model.name, version)
-        v = s.scalar(select(ModelVersion).where(ModelVersion.model_id == model.id,
-                                                ModelVersion.version == version))
+        v = s.scalar(
+            select(ModelVersion).where(
+                ModelVersion.model_id == model.id, ModelVersion.version == version
+            )
+        )
         if v is None:
             raise VersionNotFound(model.name, version)
         return v
 
     # ---- writes --------------------------------------------------------------
-    def add_version(self, name: str, data: bytes, fmt: str = "skops", *, schema: Any = None,
-                    metrics: dict[str, Any] | None = None, training: dict[str, Any] | None = None,
-                    algorithm: str | None = None, promote: bool = False,
-                    description: str | None = None, sample: Any = None) -> dict[str, Any]:
+    def add_version(
+        self,
+        name: str,
+        data: bytes,
+        fmt: str = "skops",
+        *,
+        schema: Any = None,
+        metrics: dict[str, Any] | None = None,
+        training: dict[str, Any] | None = None,
+        algorithm: str | None = None,
+        promote: bool = False,
+        description: str | None = None,
+        sample: Any = None,
+    ) -> dict[str, Any]:
         """Register an artifact (bytes) as the next version of `name`. The artifact is
         loaded (safely) to check it and derive what the schema does not give; a `sample`
         (a DataFrame) gives the schema its per-feature statistics."""
@@ -234,10 +267,17 @@ class Registry:
         if metrics is not None and not isinstance(metrics, dict):
             raise InvalidInput("metrics must be a JSON object", {"metrics": "expected an object"})
         path, digest = self.store.write(name, data, fmt)
-        new = NewVersion(task=task, algorithm=algorithm or algorithm_name(est),
-                         feature_schema=feature_schema, classes=classes, metrics=metrics,
-                         training=training, artifact_path=path, artifact_sha256=digest,
-                         artifact_format=fmt)
+        new = NewVersion(
+            task=task,
+            algorithm=algorithm or algorithm_name(est),
+            feature_schema=feature_schema,
+            classes=classes,
+            metrics=metrics,
+            training=training,
+            artifact_path=path,
+            artifact_sha256=digest,
+            artifact_format=fmt,
+        )
         out = self._insert(name, new, promote=promote, description=description)
         self._invalidate()
         log.info("registered %s v%s (%s)", name, out["version"], out["algorithm"])
@@ -247,16 +287,20 @@ class Registry:
         """The uploaded artifact's estimator; pickles only when the operator allows
         them, and anything that does not load or cannot predict is the client's error."""
         if fmt != "skops" and not self.allow_pickle:
-            raise InvalidInput("pickle/joblib artifacts are refused: they can run arbitrary code "
-                               "when loaded. Upload a .skops file (skops.io.dump), or have the "
-                               "operator set ALLOW_PICKLE=true", {"file": "pickle not allowed"})
+            raise InvalidInput(
+                "pickle/joblib artifacts are refused: they can run arbitrary code "
+                "when loaded. Upload a .skops file (skops.io.dump), or have the "
+                "operator set ALLOW_PICKLE=true",
+                {"file": "pickle not allowed"},
+            )
         est = load_artifact(data, fmt)
         if not hasattr(est, "predict"):
             raise InvalidInput(f"the artifact holds a {type(est).__name__}, which has no predict()")
         return est
 
-    def _insert(self, name: str, new: NewVersion, *, promote: bool,
-                description: str | None) -> dict[str, Any]:
+    def _insert(
+        self, name: str, new: NewVersion, *, promote: bool, description: str | None
+    ) -> dict[str, Any]:
         """Insert `new` under the next free number; a concurrent upload that takes the
         number first makes the insert fail on the unique constraint, and it takes the next."""
         for _attempt in range(INSERT_ATTEMPTS):
@@ -266,8 +310,9 @@ class Registry:
                 continue
         raise Unavailable("could not allocate a version number; try again")
 
-    def _insert_next(self, name: str, new: NewVersion, *, promote: bool,
-                     description: str | None) -> dict[str, Any]:
+    def _insert_next(
+        self, name: str, new: NewVersion, *, promote: bool, description: str | None
+    ) -> dict[str, Any]:
         """One try: the model row (made by its first version), the version row, and the
         production pointer when asked for (or when the model has none yet)."""
         with self.db.session() as s:
@@ -276,8 +321,12 @@ class Registry:
                 model = Model(name=name, description=description)
                 s.add(model)
                 s.flush()
-            number = (s.scalar(select(func.max(ModelVersion.version))
-                               .where(ModelVersion.model_id == model.id)) or 0) + 1
+            number = (
+                s.scalar(
+                    select(func.max(ModelVersion.version)).where(ModelVersion.model_id == model.id)
+                )
+                or 0
+            ) + 1
             v = new.row(model.id, number)
             s.add(v)
             if promote or model.production_version is None:
@@ -321,8 +370,10 @@ class Registry:
             except (DatabaseUnavailable, SQLAlchemyError) as exc:
                 if not self._production:
                     raise DatabaseUnavailable("the model registry database is unreachable") from exc
-                log.warning("registry refresh failed, serving the last known versions: %s",
-                            type(exc).__name__)
+                log.warning(
+                    "registry refresh failed, serving the last known versions: %s",
+                    type(exc).__name__,
+                )
             # checked even on failure, so a dead database costs one try per interval
             self._production_checked = time.monotonic()
             return self._production
@@ -359,8 +410,14 @@ class Registry:
         with self.db.session() as s:
             model = self._model(s, name)
             v = self._version(s, model, version)
-            meta = (v.task, v.feature_schema, v.classes, v.artifact_path, v.artifact_sha256,
-                    v.artifact_format)
+            meta = (
+                v.task,
+                v.feature_schema,
+                v.classes,
+                v.artifact_path,
+                v.artifact_sha256,
+                v.artifact_format,
+            )
         task, schema, classes, rel, digest, fmt = meta
         data = read_verified(self.store.path(rel), digest)
         est = load_bytes(data, fmt)
@@ -385,5 +442,7 @@ class Registry:
                 try:
                     loaded.warm_up()
                 except Exception as exc:  # noqa: BLE001 - a warm-up is only an optimisation
-                    log.warning("could not warm %s v%s up: %s: %s", name, version, type(exc).__name__, exc)
+                    log.warning(
+                        "could not warm %s v%s up: %s: %s", name, version, type(exc).__name__, exc
+                    )
         return count

@@ -1,4 +1,5 @@
 """Load one model version's artifact and predict with it."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,16 +18,18 @@ from app.core.schema import CompiledSchema
 # Types that skops does not trust by default but that scikit-learn's own estimators
 # are made of (tree structures, distance metrics, dtypes). Anything else that a file
 # references is refused; operators may extend the list with SKOPS_TRUSTED_TYPES.
-KNOWN_SAFE_TYPES = frozenset({
-    "numpy.dtype",
-    "sklearn.tree._tree.Tree",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.metrics._dist_metrics.EuclideanDistance64",
-    "sklearn.metrics._dist_metrics.ManhattanDistance64",
-    "sklearn.metrics._dist_metrics.MinkowskiDistance64",
-    "sklearn.neighbors._kd_tree.KDTree",
-    "sklearn.neighbors._ball_tree.BallTree",
-})
+KNOWN_SAFE_TYPES = frozenset(
+    {
+        "numpy.dtype",
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.metrics._dist_metrics.ManhattanDistance64",
+        "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._ball_tree.BallTree",
+    }
+)
 
 
 def trusted_types() -> frozenset[str]:
@@ -44,7 +47,9 @@ def untrusted_types(data: bytes) -> list[str]:
     try:
         found = sio.get_untrusted_types(data=data)
     except Exception as exc:  # noqa: BLE001 - any parse failure means "not a skops file"
-        raise InvalidInput(f"the file is not a readable skops artifact: {type(exc).__name__}") from None
+        raise InvalidInput(
+            f"the file is not a readable skops artifact: {type(exc).__name__}"
+        ) from None
     allowed = trusted_types()
     return sorted(t for t in found if t not in allowed)
 
@@ -57,8 +62,10 @@ def load_bytes(data: bytes, fmt: str) -> Any:
 
         bad = untrusted_types(data)
         if bad:
-            raise InvalidInput("the artifact references untrusted types: " + ", ".join(bad),
-                               {"file": "untrusted types: " + ", ".join(bad)})
+            raise InvalidInput(
+                "the artifact references untrusted types: " + ", ".join(bad),
+                {"file": "untrusted types: " + ", ".join(bad)},
+            )
         return sio.loads(data, trusted=sorted(trusted_types()))
     import joblib
 
@@ -72,15 +79,18 @@ def load_artifact(data: bytes, fmt: str) -> Any:
     except InvalidInput:
         raise
     except Exception as exc:  # noqa: BLE001 - a broken file is the client's problem
-        raise InvalidInput("the artifact cannot be loaded: "
-                           f"{type(exc).__name__}: {str(exc)[:200]}") from None
+        raise InvalidInput(
+            f"the artifact cannot be loaded: {type(exc).__name__}: {str(exc)[:200]}"
+        ) from None
 
 
 def read_verified(path: Path, expected_sha256: str) -> bytes:
     data = path.read_bytes()
     actual = sha256_bytes(data)
     if actual != expected_sha256:
-        raise ArtifactCorrupt(f"artifact {path.name} has sha256 {actual[:12]}..., expected {expected_sha256[:12]}...")
+        raise ArtifactCorrupt(
+            f"artifact {path.name} has sha256 {actual[:12]}..., expected {expected_sha256[:12]}..."
+        )
     return data
 
 
@@ -103,9 +113,12 @@ class LoadedModel:
 
     def __post_init__(self) -> None:
         self.has_proba = hasattr(final_estimator(self.estimator), "predict_proba") and hasattr(
-            self.estimator, "predict_proba")
+            self.estimator, "predict_proba"
+        )
         # Estimators fitted on a DataFrame want one back (names checked by sklearn).
-        self.wants_frame = hasattr(self.estimator, "feature_names_in_") or not self.schema.all_numeric
+        self.wants_frame = (
+            hasattr(self.estimator, "feature_names_in_") or not self.schema.all_numeric
+        )
 
     def _input(self, matrix: np.ndarray) -> Any:
         if not self.wants_frame:
@@ -125,8 +138,10 @@ class LoadedModel:
 
     def check_proba(self, return_proba: bool) -> None:
         if return_proba and not self.has_proba:
-            raise InvalidInput(f"model {self.name} v{self.version} does not support probabilities",
-                               {"return_proba": "not supported by this model"})
+            raise InvalidInput(
+                f"model {self.name} v{self.version} does not support probabilities",
+                {"return_proba": "not supported by this model"},
+            )
 
     def warm_up(self) -> None:
         """Predict once on the schema's example row: scikit-learn sets itself up on an
@@ -143,7 +158,9 @@ class LoadedModel:
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             out: dict[str, Any] = {"predictions": _to_list(self.estimator.predict(X))}
             if return_proba:
-                out["probabilities"] = np.asarray(self.estimator.predict_proba(X), dtype=float).tolist()
+                out["probabilities"] = np.asarray(
+                    self.estimator.predict_proba(X), dtype=float
+                ).tolist()
         if self.classes is not None:
             out["classes"] = self.classes
         return out

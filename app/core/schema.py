@@ -13,6 +13,7 @@ Feature order is the column order the estimator was fitted on.
 The hot path tries a vectorised conversion first and only walks the rows one by one
 to explain what is wrong when that fails, so valid requests pay almost nothing.
 """
+
 from __future__ import annotations
 
 import io
@@ -61,7 +62,9 @@ def _column_transformer_features(estimator: Any) -> dict[str, dict[str, Any]]:
         for step in steps_of(est):
             if isinstance(step, ColumnTransformer) and hasattr(step, "transformers_"):
                 for _name, trans, cols in step.transformers_:
-                    if trans in ("drop", "passthrough") or not isinstance(cols, (list, tuple, np.ndarray)):
+                    if trans in ("drop", "passthrough") or not isinstance(
+                        cols, (list, tuple, np.ndarray)
+                    ):
                         continue
                     inner = steps_of(trans)
                     encoders = [s for s in inner if isinstance(s, (OneHotEncoder, OrdinalEncoder))]
@@ -72,8 +75,12 @@ def _column_transformer_features(estimator: Any) -> dict[str, dict[str, Any]]:
                         continue
                     enc = encoders[-1]
                     unknown = getattr(enc, "handle_unknown", "error") != "error"
-                    for col, cats in zip(cols, enc.categories_):
-                        values = [_jsonable(c) for c in cats if not (isinstance(c, float) and math.isnan(c))]
+                    for col, cats in zip(cols, enc.categories_, strict=True):
+                        values = [
+                            _jsonable(c)
+                            for c in cats
+                            if not (isinstance(c, float) and math.isnan(c))
+                        ]
                         found[str(col)] = {
                             "type": "categorical",
                             "categories": values,
@@ -110,8 +117,10 @@ def derive_schema(estimator: Any, feature_names: list[str] | None = None) -> Sch
     else:
         n = getattr(estimator, "n_features_in_", None)
         if n is None:
-            raise InvalidInput("cannot derive an input schema: the estimator has no "
-                               "feature_names_in_ or n_features_in_; upload a schema JSON")
+            raise InvalidInput(
+                "cannot derive an input schema: the estimator has no "
+                "feature_names_in_ or n_features_in_; upload a schema JSON"
+            )
         names = [f"x{i}" for i in range(int(n))]
     routed = _column_transformer_features(estimator)
     nullable = _handles_missing(estimator)
@@ -126,7 +135,11 @@ def derive_schema(estimator: Any, feature_names: list[str] | None = None) -> Sch
 
 def check_schema(doc: Any, n_features: int | None = None) -> SchemaDoc:
     """Validate an uploaded schema document and return it normalised."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("features"), list) or not doc["features"]:
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("features"), list)
+        or not doc["features"]
+    ):
         raise InvalidInput("schema must be an object with a non-empty 'features' list")
     errors: dict[str, str] = {}
     out = []
@@ -158,8 +171,16 @@ def check_schema(doc: Any, n_features: int | None = None) -> SchemaDoc:
             item["statistics"] = stats
         if ftype == "categorical":
             cats = feat.get("categories")
-            if not isinstance(cats, list) or not cats or not all(isinstance(c, (str, int, float)) and not isinstance(c, bool) for c in cats):
-                errors[f"{key}.categories"] = "a categorical feature needs a non-empty list of string or number categories"
+            if (
+                not isinstance(cats, list)
+                or not cats
+                or not all(
+                    isinstance(c, (str, int, float)) and not isinstance(c, bool) for c in cats
+                )
+            ):
+                errors[f"{key}.categories"] = (
+                    "a categorical feature needs a non-empty list of string or number categories"
+                )
                 continue
             item["categories"] = cats
             item["allow_unknown"] = bool(feat.get("allow_unknown", False))
@@ -202,7 +223,11 @@ class CompiledSchema:
         row: dict[str, Any] = {}
         for f in self.features:
             stats = f.get("statistics") or {}
-            frequent = [x["value"] for x in stats.get("frequencies", []) if x["value"] in f.get("categories", [])]
+            frequent = [
+                x["value"]
+                for x in stats.get("frequencies", [])
+                if x["value"] in f.get("categories", [])
+            ]
             if "example" in f:
                 row[f["name"]] = f["example"]
             elif f["type"] == "categorical":
@@ -218,10 +243,14 @@ class CompiledSchema:
         schemas with categorical features give an object array. Raises InvalidInput
         naming every problem found (up to MAX_REPORTED_ERRORS)."""
         if not isinstance(instances, list):
-            raise InvalidInput("'instances' must be a list of rows", {"instances": "expected a list"})
+            raise InvalidInput(
+                "'instances' must be a list of rows", {"instances": "expected a list"}
+            )
         n = len(instances)
         if n == 0:
-            raise InvalidInput("'instances' is empty: send at least one row", {"instances": "empty list"})
+            raise InvalidInput(
+                "'instances' is empty: send at least one row", {"instances": "empty list"}
+            )
         if n > max_rows:
             raise PayloadTooLarge(f"{n} rows exceed the limit of {max_rows} rows per request")
         if self.all_numeric:
@@ -276,13 +305,18 @@ class CompiledSchema:
                 values = [row[n] for n in self.names]
             elif isinstance(row, list):
                 if len(row) != k:
-                    err(key, f"expected {k} values in schema order ({', '.join(self.names)}), got {len(row)}")
+                    err(
+                        key,
+                        f"expected {k} values in schema order ({', '.join(self.names)}), got {len(row)}",
+                    )
                     continue
                 values = row
             else:
-                err(key, "a row must be an object keyed by feature name or an array in schema order")
+                err(
+                    key, "a row must be an object keyed by feature name or an array in schema order"
+                )
                 continue
-            for j, (feat, value) in enumerate(zip(self.features, values)):
+            for j, (feat, value) in enumerate(zip(self.features, values, strict=True)):
                 problem, converted = self._convert(feat, value)
                 if problem:
                     err(f"{key}.{feat['name']}", problem)
@@ -317,7 +351,9 @@ class CompiledSchema:
             return f"expected a category (string), got {type(value).__name__}", None
         if value not in cats and not feat.get("allow_unknown"):
             shown = ", ".join(map(repr, feat["categories"][:10]))
-            more = "" if len(feat["categories"]) <= 10 else f" and {len(feat['categories']) - 10} more"
+            more = (
+                "" if len(feat["categories"]) <= 10 else f" and {len(feat['categories']) - 10} more"
+            )
             return f"unknown category {_short(value)}; known: {shown}{more}", None
         return None, value
 
@@ -340,13 +376,20 @@ class CompiledSchema:
         extra = [c for c in cols if c not in self.index]
         if missing or extra:
             errors = {f"header.{name}": "missing column" for name in missing}
-            errors.update({f"header.{name}": "unknown column" + self._did_you_mean(name, missing)
-                           for name in extra})
+            errors.update(
+                {
+                    f"header.{name}": "unknown column" + self._did_you_mean(name, missing)
+                    for name in extra
+                }
+            )
             raise InvalidInput("the CSV header does not match the model's input schema", errors)
-        dtypes = {f["name"]: (np.float64 if f["type"] == "numeric" else object) for f in self.features}
+        dtypes = {
+            f["name"]: (np.float64 if f["type"] == "numeric" else object) for f in self.features
+        }
         try:
-            frame = pd.read_csv(io.BytesIO(body), dtype=dtypes, skipinitialspace=True,
-                                nrows=max_rows + 1)
+            frame = pd.read_csv(
+                io.BytesIO(body), dtype=dtypes, skipinitialspace=True, nrows=max_rows + 1
+            )
         except pd.errors.ParserError as exc:
             raise InvalidInput(f"the CSV body cannot be parsed: {_first_line(exc)}") from None
         except ValueError:  # a numeric column holds text: find and name the cells
@@ -361,8 +404,10 @@ class CompiledSchema:
             arr = frame.to_numpy(dtype=np.float64)
             if np.isfinite(arr).all():
                 return arr, n
-            records = [[None if (isinstance(v, float) and math.isnan(v)) else v for v in row]
-                       for row in arr.tolist()]
+            records = [
+                [None if (isinstance(v, float) and math.isnan(v)) else v for v in row]
+                for row in arr.tolist()
+            ]
         else:
             records = frame.astype(object).where(frame.notna(), None).values.tolist()
         return self._slow(records), n
@@ -372,7 +417,9 @@ class CompiledSchema:
         import pandas as pd
 
         try:
-            frame = pd.read_csv(io.BytesIO(body), dtype=str, skipinitialspace=True, nrows=max_rows + 1)
+            frame = pd.read_csv(
+                io.BytesIO(body), dtype=str, skipinitialspace=True, nrows=max_rows + 1
+            )
         except (ValueError, pd.errors.ParserError) as exc:
             raise InvalidInput(f"the CSV body cannot be parsed: {_first_line(exc)}") from None
         errors: dict[str, str] = {}
@@ -382,7 +429,9 @@ class CompiledSchema:
             raw = frame[f["name"]]
             num = pd.to_numeric(raw, errors="coerce")
             for i in raw.index[raw.notna() & num.isna()][:MAX_REPORTED_ERRORS]:
-                errors.setdefault(f"instances[{i}].{f['name']}", f"expected a number, got {_short(raw[i])}")
+                errors.setdefault(
+                    f"instances[{i}].{f['name']}", f"expected a number, got {_short(raw[i])}"
+                )
         raise InvalidInput("the CSV rows do not match the model's input schema", errors)
 
 

@@ -1,11 +1,13 @@
 """The prediction path, orchestrated: announce the request, resolve the version, then
 (once the caller has parsed its rows) predict through the version's micro-batcher and
 report what was served. The HTTP layer only parses, calls and answers."""
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -41,9 +43,16 @@ class Prediction:
 
 
 class PredictionService:
-    def __init__(self, registry: Registry, *, max_request_rows: int, batch_wait_seconds: float,
-                 batch_max_rows: int, on_call: OnCall | None = None,
-                 on_served: OnServed | None = None):
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        max_request_rows: int,
+        batch_wait_seconds: float,
+        batch_max_rows: int,
+        on_call: OnCall | None = None,
+        on_served: OnServed | None = None,
+    ):
         self.registry = registry
         self.max_request_rows = max_request_rows
         self.batch_wait_seconds = batch_wait_seconds
@@ -70,8 +79,15 @@ class PredictionService:
         with self._lock:
             entry = self._batchers.get(key)
             if entry is None or entry[0] is not model:  # first use, or the model was reloaded
-                entry = (model, MicroBatcher(self._counted(model), self.batch_wait_seconds,
-                                             self.batch_max_rows, self.arrivals))
+                entry = (
+                    model,
+                    MicroBatcher(
+                        self._counted(model),
+                        self.batch_wait_seconds,
+                        self.batch_max_rows,
+                        self.arrivals,
+                    ),
+                )
                 self._batchers[key] = entry
         return entry[1]
 

@@ -9,6 +9,7 @@ Each feature of the schema may carry
 Frequencies are fractions of the non-missing values, most frequent first, at most
 MAX_CATEGORIES of them. The training endpoint records them from the training split;
 a model upload from an optional sample CSV."""
+
 from __future__ import annotations
 
 import io
@@ -32,13 +33,16 @@ def numeric_statistics(column: pd.Series) -> dict[str, Any]:
     """count, missing, min, max and median of a numeric column (NaN is missing)."""
     values = pd.to_numeric(column, errors="coerce").astype("float64")
     if (values.isna() & column.notna()).any():
-        raise InvalidInput(f"column {column.name!r} is numeric but holds text",
-                           {f"sample.{column.name}": "expected numbers"})
+        raise InvalidInput(
+            f"column {column.name!r} is numeric but holds text",
+            {f"sample.{column.name}": "expected numbers"},
+        )
     present = values[np.isfinite(values.to_numpy())]
     out: dict[str, Any] = {"count": int(len(present)), "missing": int(len(values) - len(present))}
     if len(present):
-        out.update(min=float(present.min()), max=float(present.max()),
-                   median=float(present.median()))
+        out.update(
+            min=float(present.min()), max=float(present.max()), median=float(present.median())
+        )
     return out
 
 
@@ -47,8 +51,10 @@ def categorical_statistics(column: pd.Series) -> dict[str, Any]:
     present = column[column.notna()]
     counts = present.value_counts(sort=True)
     total = int(len(present))
-    frequencies = [{"value": _plain(value), "frequency": round(int(n) / total, 6)}
-                   for value, n in counts.head(MAX_CATEGORIES).items()]
+    frequencies = [
+        {"value": _plain(value), "frequency": round(int(n) / total, 6)}
+        for value, n in counts.head(MAX_CATEGORIES).items()
+    ]
     return {"count": total, "missing": int(len(column) - total), "frequencies": frequencies}
 
 
@@ -60,7 +66,9 @@ def feature_statistics(frame: pd.DataFrame, types: dict[str, str]) -> dict[str, 
         if name not in frame.columns:
             continue
         column = frame[name]
-        out[name] = numeric_statistics(column) if kind == "numeric" else categorical_statistics(column)
+        out[name] = (
+            numeric_statistics(column) if kind == "numeric" else categorical_statistics(column)
+        )
     return out
 
 
@@ -69,10 +77,19 @@ def with_statistics(schema: dict[str, Any], frame: pd.DataFrame) -> dict[str, An
     types = {f["name"]: f["type"] for f in schema["features"]}
     stats = feature_statistics(frame, types)
     if not stats:
-        raise InvalidInput("the sample CSV has none of the model's feature columns ("
-                           + ", ".join(list(types)[:10]) + ")", {"sample": "no feature columns"})
-    return {**schema, "features": [{**f, "statistics": stats[f["name"]]} if f["name"] in stats else f
-                                   for f in schema["features"]]}
+        raise InvalidInput(
+            "the sample CSV has none of the model's feature columns ("
+            + ", ".join(list(types)[:10])
+            + ")",
+            {"sample": "no feature columns"},
+        )
+    return {
+        **schema,
+        "features": [
+            {**f, "statistics": stats[f["name"]]} if f["name"] in stats else f
+            for f in schema["features"]
+        ],
+    }
 
 
 def read_sample(body: bytes) -> pd.DataFrame:
@@ -84,7 +101,9 @@ def read_sample(body: bytes) -> pd.DataFrame:
         frame = pd.read_csv(io.BytesIO(body), skipinitialspace=True)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise InvalidInput(f"the sample CSV cannot be parsed: {first}", {"sample": "unparseable"}) from None
+        raise InvalidInput(
+            f"the sample CSV cannot be parsed: {first}", {"sample": "unparseable"}
+        ) from None
     if frame.empty:
         raise InvalidInput("the sample CSV has a header but no rows", {"sample": "no rows"})
     return frame
@@ -106,8 +125,11 @@ def check_statistics(doc: Any) -> dict[str, Any] | None:
     freqs = doc.get("frequencies")
     if isinstance(freqs, list):
         out["frequencies"] = [
-            {"value": f["value"], "frequency": float(f["frequency"])} for f in freqs[:MAX_CATEGORIES]
-            if isinstance(f, dict) and isinstance(f.get("value"), (str, int, float))
-            and isinstance(f.get("frequency"), (int, float)) and not isinstance(f.get("frequency"), bool)
+            {"value": f["value"], "frequency": float(f["frequency"])}
+            for f in freqs[:MAX_CATEGORIES]
+            if isinstance(f, dict)
+            and isinstance(f.get("value"), (str, int, float))
+            and isinstance(f.get("frequency"), (int, float))
+            and not isinstance(f.get("frequency"), bool)
         ]
     return out or None

@@ -1,5 +1,6 @@
 """Files that are either whole or absent: write to a temporary file in the same
 directory, fsync, rename into place."""
+
 from __future__ import annotations
 
 import os

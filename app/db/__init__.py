@@ -1,10 +1,11 @@
 """Engine and session factory. Nothing is created at import: `Database(url)` is made
 by `build_services` (app/services.py) with the configured URL."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
@@ -24,9 +25,9 @@ DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 def normalise_url(url: str) -> str:
     """Heroku-style `postgres://` and bare `postgresql://` use psycopg 3."""
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 

@@ -3,6 +3,7 @@ call the documented /api/v1 endpoints. The pages hold no logic of their own: eve
 list, prediction, upload, training job and promotion goes through the API, which also
 enforces the admin token. URLs are path-absolute from the request's script root, so
 the pages work behind nginx (5001) and behind Docker's port mapping alike."""
+
 from __future__ import annotations
 
 from flask import Blueprint, render_template
@@ -11,8 +12,14 @@ from app.api.errors import status_of
 from app.core.errors import ServiceError
 from app.core.registry import check_name
 
-ui_blueprint = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates",
-                         static_folder="static", static_url_path="/static")
+ui_blueprint = Blueprint(
+    "ui",
+    __name__,
+    url_prefix="/ui",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
 
 
 @ui_blueprint.get("/")
@@ -44,5 +51,6 @@ def bundles():
 @ui_blueprint.errorhandler(ServiceError)
 def _service_error(exc: ServiceError):
     status = status_of(exc)
-    return render_template("ui/error.html", page="error", status=status,
-                           message=exc.message), status
+    return render_template(
+        "ui/error.html", page="error", status=status, message=exc.message
+    ), status

@@ -1,4 +1,5 @@
 """POST /api/v1/models/{name}/predict on SQLite and PostgreSQL."""
+
 import numpy as np
 import pytest
 
@@ -24,8 +25,12 @@ def test_the_schema_example_predicts_like_the_model_in_process(client, iris):
 
 def test_a_batch_of_objects_and_arrays_with_probabilities(client, iris, iris_data):
     X, _ = iris_data
-    instances = [dict(zip(IRIS_FEATURES, r)) for r in X[:75].tolist()] + X[75:].tolist()
-    res = predict(client, "iris", {"instances": instances, "return_proba": True}, query_string={"version": 2})
+    instances = [dict(zip(IRIS_FEATURES, r, strict=True)) for r in X[:75].tolist()] + X[
+        75:
+    ].tolist()
+    res = predict(
+        client, "iris", {"instances": instances, "return_proba": True}, query_string={"version": 2}
+    )
     body = res.get_json()
     assert res.status_code == 200 and body["version"] == 2
     assert body["predictions"] == iris["gb"].predict(X).tolist()
@@ -34,8 +39,15 @@ def test_a_batch_of_objects_and_arrays_with_probabilities(client, iris, iris_dat
 
 def test_csv_batches_get_the_same_answer(client, iris, iris_data):
     X, _ = iris_data
-    csv = ",".join(IRIS_FEATURES) + "\n" + "\n".join(",".join(map(repr, r)) for r in X.tolist()) + "\n"
-    res = client.post("/api/v1/models/iris/predict?return_proba=true", data=csv, content_type="text/csv")
+    csv = (
+        ",".join(IRIS_FEATURES)
+        + "\n"
+        + "\n".join(",".join(map(repr, r)) for r in X.tolist())
+        + "\n"
+    )
+    res = client.post(
+        "/api/v1/models/iris/predict?return_proba=true", data=csv, content_type="text/csv"
+    )
     assert res.status_code == 200, res.get_json()
     assert res.get_json()["predictions"] == iris["tree"].predict(X).tolist()
     assert len(res.get_json()["probabilities"]) == len(X)
@@ -55,7 +67,11 @@ def test_regressors_answer_without_classes(client, registry, diabetes_model):
 def test_pipelines_with_categories_take_raw_rows_with_missing_values(client, registry, mixed_model):
     model, frame = mixed_model
     registry.add_estimator("mixed", model)
-    rows = [{"age": 52.0, "city": "nice"}, {"age": None, "city": "paris"}, {"age": 20.0, "city": None}]
+    rows = [
+        {"age": 52.0, "city": "nice"},
+        {"age": None, "city": "paris"},
+        {"age": 20.0, "city": None},
+    ]
     res = predict(client, "mixed", {"instances": rows})
     assert res.status_code == 200, res.get_json()
     import pandas as pd
@@ -64,17 +80,20 @@ def test_pipelines_with_categories_take_raw_rows_with_missing_values(client, reg
     assert res.get_json()["predictions"] == expected.tolist()
 
 
-@pytest.mark.parametrize("body, status, key", [
-    ({"instances": []}, 400, "instances"),
-    ({}, 400, "instances"),
-    ({"instances": [[1, 2, 3]]}, 400, "instances[0]"),
-    ({"instances": [{"sepal_length": 1}]}, 400, "instances[0].petal_width"),
-    ({"instances": [[1, 2, 3, "four"]]}, 400, "instances[0].petal_width"),
-    ({"instances": [[1, 2, 3, None]]}, 400, "instances[0].petal_width"),
-    ({"instances": [[1, 2, 3, 4]], "return_proba": "yes"}, 400, "return_proba"),
-    ({"instances": [[1, 2, 3, 4]], "extra": 1}, 400, "extra"),
-    ([1, 2], 400, "body"),
-])
+@pytest.mark.parametrize(
+    "body, status, key",
+    [
+        ({"instances": []}, 400, "instances"),
+        ({}, 400, "instances"),
+        ({"instances": [[1, 2, 3]]}, 400, "instances[0]"),
+        ({"instances": [{"sepal_length": 1}]}, 400, "instances[0].petal_width"),
+        ({"instances": [[1, 2, 3, "four"]]}, 400, "instances[0].petal_width"),
+        ({"instances": [[1, 2, 3, None]]}, 400, "instances[0].petal_width"),
+        ({"instances": [[1, 2, 3, 4]], "return_proba": "yes"}, 400, "return_proba"),
+        ({"instances": [[1, 2, 3, 4]], "extra": 1}, 400, "extra"),
+        ([1, 2], 400, "body"),
+    ],
+)
 def test_bad_bodies_get_400_naming_the_field(client, iris, body, status, key):
     res = predict(client, "iris", body)
     assert res.status_code == status
@@ -83,12 +102,15 @@ def test_bad_bodies_get_400_naming_the_field(client, iris, body, status, key):
     assert doc["request_id"] == res.headers["X-Request-ID"]
 
 
-@pytest.mark.parametrize("data, content_type, status", [
-    (b"{not json", "application/json", 400),
-    (b"", "application/json", 400),
-    (b"instances=1", "application/x-www-form-urlencoded", 415),
-    (b"[1]", "text/plain", 415),
-])
+@pytest.mark.parametrize(
+    "data, content_type, status",
+    [
+        (b"{not json", "application/json", 400),
+        (b"", "application/json", 400),
+        (b"instances=1", "application/x-www-form-urlencoded", 415),
+        (b"[1]", "text/plain", 415),
+    ],
+)
 def test_malformed_bodies_and_wrong_content_types(client, iris, data, content_type, status):
     res = client.post("/api/v1/models/iris/predict", data=data, content_type=content_type)
     assert res.status_code == status
@@ -102,13 +124,16 @@ def test_too_many_rows_is_413(client, iris, app):
     assert "limit of 5 rows" in res.get_json()["message"]
 
 
-@pytest.mark.parametrize("path, status", [
-    ("/api/v1/models/nope/predict", 404),
-    ("/api/v1/models/iris/predict?version=9", 404),
-    ("/api/v1/models/iris/predict?version=abc", 400),
-    ("/api/v1/models/iris/predict?version=0", 400),
-    ("/api/v1/models/Bad%20Name/predict", 400),
-])
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        ("/api/v1/models/nope/predict", 404),
+        ("/api/v1/models/iris/predict?version=9", 404),
+        ("/api/v1/models/iris/predict?version=abc", 400),
+        ("/api/v1/models/iris/predict?version=0", 400),
+        ("/api/v1/models/Bad%20Name/predict", 400),
+    ],
+)
 def test_unknown_models_versions_and_bad_names(client, iris, path, status):
     res = client.post(path, json={"instances": [[1, 2, 3, 4]]})
     assert res.status_code == status
@@ -125,7 +150,9 @@ def test_promotion_changes_what_is_served_and_rollback_restores_it(client, iris,
     assert predict(client, "iris", {"instances": [[1, 2, 3, 4]]}).get_json()["version"] == 1
 
 
-def test_a_model_registered_by_another_process_is_served_at_once(client, app, iris_models, tmp_path):
+def test_a_model_registered_by_another_process_is_served_at_once(
+    client, app, iris_models, tmp_path
+):
     from app.core.registry import ArtifactStore, Registry
     from app.db import Database
     from tests.conftest import iris_schema
@@ -147,8 +174,12 @@ def test_a_missing_category_is_imputed_alone_and_in_a_batch(client, registry, mi
     missing, known = {"age": 30, "city": None}, {"age": 30, "city": "paris"}
     alone = predict(client, "people", {"instances": [missing], "return_proba": True})
     batched = predict(client, "people", {"instances": [known, missing], "return_proba": True})
-    assert alone.status_code == 200 and batched.status_code == 200, (alone.get_json(), batched.get_json())
-    expected = est.predict_proba(pd.DataFrame({"age": [30.0], "city": [np.nan]}, dtype=object)
-                                 .astype({"age": "float64"}))
+    assert alone.status_code == 200 and batched.status_code == 200, (
+        alone.get_json(),
+        batched.get_json(),
+    )
+    expected = est.predict_proba(
+        pd.DataFrame({"age": [30.0], "city": [np.nan]}, dtype=object).astype({"age": "float64"})
+    )
     assert alone.get_json()["probabilities"][0] == expected[0].tolist()
     assert batched.get_json()["probabilities"][1] == expected[0].tolist()

@@ -1,4 +1,5 @@
 """Health, metrics, the Swagger documents, the access log and configuration."""
+
 import re
 
 import pytest
@@ -16,10 +17,16 @@ def test_swagger_ui_and_spec_document_every_operation(client, iris):
     assert b"swagger-ui" in client.get("/api/v1/docs").data
     spec = client.get("/api/v1/swagger.json").get_json()
     ops = {(m.upper(), p) for p, item in spec["paths"].items() for m in item if m != "parameters"}
-    for op in [("GET", "/models"), ("GET", "/models/{name}"), ("GET", "/models/{name}/schema"),
-               ("POST", "/models/{name}/predict"), ("POST", "/models/{name}/versions"),
-               ("POST", "/models/{name}/versions/{version}/promote"), ("GET", "/health/live"),
-               ("GET", "/health/ready")]:
+    for op in [
+        ("GET", "/models"),
+        ("GET", "/models/{name}"),
+        ("GET", "/models/{name}/schema"),
+        ("POST", "/models/{name}/predict"),
+        ("POST", "/models/{name}/versions"),
+        ("POST", "/models/{name}/versions/{version}/promote"),
+        ("GET", "/health/live"),
+        ("GET", "/health/ready"),
+    ]:
         assert op in ops
     for path, item in spec["paths"].items():
         for method, op in item.items():
@@ -56,8 +63,11 @@ def test_metrics_count_requests_and_predictions(client, iris):
     text = client.get("/metrics").data.decode()
     assert re.search(r'mlstack_predictions_total\{model="iris",version="1"\} [1-9]', text)
     assert 'endpoint="/api/v1/models/<string:name>/predict"' in text
-    assert re.search(r'mlstack_http_requests_total\{endpoint="/api/v1/models/<string:name>/predict",'
-                     r'method="POST",status="400"\}', text)
+    assert re.search(
+        r'mlstack_http_requests_total\{endpoint="/api/v1/models/<string:name>/predict",'
+        r'method="POST",status="400"\}',
+        text,
+    )
     assert "mlstack_http_request_duration_seconds_bucket" in text
 
 
@@ -68,30 +78,48 @@ def test_metrics_count_estimator_calls_for_the_mean_batch(client, iris):
 
     before = client.get("/metrics").data.decode()
     client.post("/api/v1/models/iris/predict", json={"instances": [[1, 2, 3, 4]] * 3})
-    client.post("/api/v1/models/iris/predict", json={"instances": [[1, 2, 3, "x"]]})  # refused: no call
+    client.post(
+        "/api/v1/models/iris/predict", json={"instances": [[1, 2, 3, "x"]]}
+    )  # refused: no call
     after = client.get("/metrics").data.decode()
-    assert sample(after, "mlstack_predict_calls_total") - sample(before, "mlstack_predict_calls_total") == 1
-    assert sample(after, "mlstack_predictions_total") - sample(before, "mlstack_predictions_total") == 3
+    assert (
+        sample(after, "mlstack_predict_calls_total") - sample(before, "mlstack_predict_calls_total")
+        == 1
+    )
+    assert (
+        sample(after, "mlstack_predictions_total") - sample(before, "mlstack_predictions_total")
+        == 3
+    )
 
 
 def test_every_request_is_logged_with_its_fields(client, iris, config):
-    client.post("/api/v1/models/iris/predict", json={"instances": [[1, 2, 3, 4]] * 2},
-                headers={"X-Request-ID": "req-abc-123"})
+    client.post(
+        "/api/v1/models/iris/predict",
+        json={"instances": [[1, 2, 3, 4]] * 2},
+        headers={"X-Request-ID": "req-abc-123"},
+    )
     res = client.get("/api/v1/models/nope")
     generated = res.headers["X-Request-ID"]
     lines = (config.LOG_DIR / "access.log").read_text().splitlines()
-    predicted = [l for l in lines if "rid=req-abc-123" in l]
+    predicted = [line for line in lines if "rid=req-abc-123" in line]
     assert len(predicted) == 1
-    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO \d+ mlstack.access rid=req-abc-123 "
-                     r"method=POST path=/api/v1/models/iris/predict status=200 duration_ms=\d+\.\d\d "
-                     r"remote=127.0.0.1 model=iris version=1 rows=2$", predicted[0])
+    assert re.search(
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO \d+ mlstack.access rid=req-abc-123 "
+        r"method=POST path=/api/v1/models/iris/predict status=200 duration_ms=\d+\.\d\d "
+        r"remote=127.0.0.1 model=iris version=1 rows=2$",
+        predicted[0],
+    )
     assert len(generated) == 32
-    assert any(f"rid={generated} method=GET path=/api/v1/models/nope status=404" in l for l in lines)
+    assert any(
+        f"rid={generated} method=GET path=/api/v1/models/nope status=404" in line for line in lines
+    )
 
 
 def test_a_hostile_request_id_is_replaced(client):
     res = client.get("/api/v1/health/live", headers={"X-Request-ID": "bad id;<script>"})
-    assert res.headers["X-Request-ID"] != "bad id;<script>" and len(res.headers["X-Request-ID"]) == 32
+    assert (
+        res.headers["X-Request-ID"] != "bad id;<script>" and len(res.headers["X-Request-ID"]) == 32
+    )
 
 
 def test_production_refuses_to_start_without_a_token(monkeypatch, tmp_path):
@@ -127,7 +155,11 @@ def test_reads_that_need_an_unreachable_database_get_503_and_one_log_line(tmp_pa
     client = create_app(config).test_client()
     for path in ("/api/v1/models", "/api/v1/models/iris/predict"):
         caplog.clear()
-        res = client.get(path) if path.endswith("models") else client.post(path, json={"instances": [[1]]})
+        res = (
+            client.get(path)
+            if path.endswith("models")
+            else client.post(path, json={"instances": [[1]]})
+        )
         assert res.status_code == 503, (path, res.get_json())
         assert res.get_json()["request_id"]
         assert not any(r.exc_info for r in caplog.records), "no traceback for an expected outage"

@@ -1,5 +1,6 @@
 """Training statistics in the schema over HTTP: recorded by training, and by an upload
 from its optional `sample` CSV; refused samples get a 400 naming the problem."""
+
 from __future__ import annotations
 
 import io
@@ -14,15 +15,23 @@ def upload_model(client, name, data, sample: bytes | None = None):
     fields = {"file": (io.BytesIO(data), "model.skops")}
     if sample is not None:
         fields["sample"] = (io.BytesIO(sample), "sample.csv")
-    return client.post(f"/api/v1/models/{name}/versions", data=fields, headers=AUTH,
-                       content_type="multipart/form-data")
+    return client.post(
+        f"/api/v1/models/{name}/versions",
+        data=fields,
+        headers=AUTH,
+        content_type="multipart/form-data",
+    )
 
 
 def test_trained_versions_record_the_training_range_and_frequencies(client, worker):  # noqa: F811
     dataset = upload(client, people_csv()).get_json()
-    assert train(client, "people", dataset=dataset["id"], algorithm="decision_tree").status_code == 202
+    assert (
+        train(client, "people", dataset=dataset["id"], algorithm="decision_tree").status_code == 202
+    )
     assert worker.run_one()
-    features = {f["name"]: f for f in client.get("/api/v1/models/people/schema").get_json()["features"]}
+    features = {
+        f["name"]: f for f in client.get("/api/v1/models/people/schema").get_json()["features"]
+    }
     age = features["age"]["statistics"]
     assert 20 <= age["min"] <= age["median"] <= age["max"] <= 69
     assert age["count"] == 64 and age["missing"] == 0  # the 80 rows' training split
@@ -39,7 +48,11 @@ def test_an_upload_with_a_sample_csv_records_statistics(client, mixed_model):
     features = {f["name"]: f for f in res.get_json()["schema"]["features"]}
     assert features["age"]["statistics"]["max"] == float(frame["age"].max())
     assert features["age"]["statistics"]["median"] == float(frame["age"].median())
-    assert {f["value"] for f in features["city"]["statistics"]["frequencies"]} == {"paris", "lyon", "nice"}
+    assert {f["value"] for f in features["city"]["statistics"]["frequencies"]} == {
+        "paris",
+        "lyon",
+        "nice",
+    }
 
 
 def test_an_upload_without_a_sample_has_no_statistics(client, mixed_model):

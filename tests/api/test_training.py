@@ -1,5 +1,6 @@
 """Training over HTTP on SQLite and PostgreSQL: datasets, 202 + job, a worker (run in
 process here; as real processes in test_workers.py), and the new version serving."""
+
 from __future__ import annotations
 
 import io
@@ -10,15 +11,24 @@ from app.services import services_of
 from app.worker import Worker
 from tests.conftest import AUTH
 
-IRIS_ROW = {"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4,
-            "petal width (cm)": 0.2}
+IRIS_ROW = {
+    "sepal length (cm)": 5.1,
+    "sepal width (cm)": 3.5,
+    "petal length (cm)": 1.4,
+    "petal width (cm)": 0.2,
+}
 
 
 @pytest.fixture
 def worker(app):
     services = services_of(app)
-    return Worker(services.queue, services.registry, services.datasets,
-                  worker_id="test-worker", poll_seconds=0.05)
+    return Worker(
+        services.queue,
+        services.registry,
+        services.datasets,
+        worker_id="test-worker",
+        poll_seconds=0.05,
+    )
 
 
 def train(client, name, **spec):
@@ -27,8 +37,9 @@ def train(client, name, **spec):
 
 def upload(client, body: bytes, target="label", name="data.csv", **form):
     data = {"file": (io.BytesIO(body), name), "target": target, **form}
-    return client.post("/api/v1/datasets", data=data, headers=AUTH,
-                       content_type="multipart/form-data")
+    return client.post(
+        "/api/v1/datasets", data=data, headers=AUTH, content_type="multipart/form-data"
+    )
 
 
 def people_csv(n: int = 80) -> bytes:
@@ -43,8 +54,14 @@ def people_csv(n: int = 80) -> bytes:
 
 
 def test_iris_goes_from_202_to_succeeded_and_predicts(client, worker):
-    res = train(client, "flowers", dataset="iris", algorithm="decision_tree",
-                params={"max_depth": 3}, cv_folds=3)
+    res = train(
+        client,
+        "flowers",
+        dataset="iris",
+        algorithm="decision_tree",
+        params={"max_depth": 3},
+        cv_folds=3,
+    )
     assert res.status_code == 202, res.get_json()
     job = res.get_json()
     assert job["status"] == "queued" and job["url"] == f"/api/v1/jobs/{job['id']}"
@@ -63,8 +80,9 @@ def test_iris_goes_from_202_to_succeeded_and_predicts(client, worker):
     assert version["training"]["dataset"]["sha256"] and version["training"]["job_id"] == job["id"]
     assert set(version["training"]["libraries"]) >= {"sklearn", "numpy", "pandas", "python"}
 
-    pred = client.post("/api/v1/models/flowers/predict", json={"instances": [IRIS_ROW],
-                                                               "return_proba": True})
+    pred = client.post(
+        "/api/v1/models/flowers/predict", json={"instances": [IRIS_ROW], "return_proba": True}
+    )
     assert pred.status_code == 200, pred.get_json()
     assert pred.get_json()["predictions"] == ["setosa"]
     assert pred.get_json()["classes"] == ["setosa", "versicolor", "virginica"]
@@ -76,7 +94,11 @@ def test_an_uploaded_csv_trains_a_pipeline_that_takes_raw_rows(client, worker):
     ds = res.get_json()
     assert ds["id"].isdigit() and ds["source"] == "upload" and ds["n_rows"] == 80
     assert {c["name"]: c["type"] for c in ds["columns"]} == {
-        "age": "numeric", "city": "categorical", "income": "numeric", "label": "categorical"}
+        "age": "numeric",
+        "city": "categorical",
+        "income": "numeric",
+        "label": "categorical",
+    }
     assert len(ds["sample"]) == 5 and ds["sample"][0]["city"] is None
 
     shown = client.get(f"/api/v1/datasets/{ds['id']}").get_json()
@@ -84,8 +106,13 @@ def test_an_uploaded_csv_trains_a_pipeline_that_takes_raw_rows(client, worker):
     listed = client.get("/api/v1/datasets").get_json()
     assert {"iris", "wine", "breast_cancer", "diabetes", ds["id"]} <= {d["id"] for d in listed}
 
-    res = train(client, "people", dataset=ds["id"], algorithm="hist_gradient_boosting",
-                params={"max_iter": 20})
+    res = train(
+        client,
+        "people",
+        dataset=ds["id"],
+        algorithm="hist_gradient_boosting",
+        params={"max_iter": 20},
+    )
     assert res.status_code == 202, res.get_json()
     assert worker.run_one()
     job = client.get(res.get_json()["url"]).get_json()
@@ -94,23 +121,31 @@ def test_an_uploaded_csv_trains_a_pipeline_that_takes_raw_rows(client, worker):
     schema = client.get("/api/v1/models/people/schema").get_json()
     city = next(f for f in schema["features"] if f["name"] == "city")
     assert city["allow_unknown"] and city["nullable"] and "paris" in city["categories"]
-    rows = [{"age": 60, "city": "paris", "income": 1500},
-            {"age": None, "city": None, "income": None},
-            {"age": 25, "city": "atlantis", "income": 1200}]
+    rows = [
+        {"age": 60, "city": "paris", "income": 1500},
+        {"age": None, "city": None, "income": None},
+        {"age": 25, "city": "atlantis", "income": 1200},
+    ]
     pred = client.post("/api/v1/models/people/predict", json={"instances": rows})
     assert pred.status_code == 200, pred.get_json()
     assert set(pred.get_json()["predictions"]) <= {"junior", "senior"}
 
 
 def test_a_trained_and_promoted_version_is_the_one_served(client, worker):
-    for spec in ({"algorithm": "decision_tree"},
-                 {"algorithm": "gradient_boosting", "params": {"n_estimators": 5}},
-                 {"algorithm": "linear", "promote": True}):
+    for spec in (
+        {"algorithm": "decision_tree"},
+        {"algorithm": "gradient_boosting", "params": {"n_estimators": 5}},
+        {"algorithm": "linear", "promote": True},
+    ):
         assert train(client, "flowers", dataset="iris", **spec).status_code == 202
         assert worker.run_one()
     model = client.get("/api/v1/models/flowers").get_json()
     assert model["production_version"] == 3 and model["latest_version"] == 3
-    assert [v["algorithm"] for v in model["versions"]] == ["decision_tree", "gradient_boosting", "linear"]
+    assert [v["algorithm"] for v in model["versions"]] == [
+        "decision_tree",
+        "gradient_boosting",
+        "linear",
+    ]
     pred = client.post("/api/v1/models/flowers/predict", json={"instances": [IRIS_ROW]})
     assert pred.get_json()["version"] == 3
 
@@ -144,19 +179,25 @@ def test_jobs_are_listed_and_queued_ones_cancelled(client):
     assert client.get("/api/v1/jobs?limit=x").status_code == 400
 
 
-@pytest.mark.parametrize(("spec", "field"), [
-    ({"dataset": "iris", "algorithm": "deep_learning"}, "algorithm"),
-    ({"dataset": "iris", "algorithm": "decision_tree", "params": {"max_deepth": 3}}, "params.max_deepth"),
-    ({"dataset": "iris", "algorithm": "decision_tree", "params": {"max_depth": -3}}, "params"),
-    ({"dataset": "iris", "algorithm": "linear_regression"}, "algorithm"),
-    ({"dataset": "iris", "task": "regression"}, "task"),
-    ({"dataset": "iris", "target": "colour"}, "target"),
-    ({"dataset": "iris", "test_size": 2}, "test_size"),
-    ({"dataset": "iris", "cv_folds": 1}, "cv_folds"),
-    ({"dataset": "mnist"}, "dataset"),
-    ({"dataset": "12345"}, "dataset"),
-    ({"dataset": "iris", "epochs": 3}, "epochs"),
-])
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"dataset": "iris", "algorithm": "deep_learning"}, "algorithm"),
+        (
+            {"dataset": "iris", "algorithm": "decision_tree", "params": {"max_deepth": 3}},
+            "params.max_deepth",
+        ),
+        ({"dataset": "iris", "algorithm": "decision_tree", "params": {"max_depth": -3}}, "params"),
+        ({"dataset": "iris", "algorithm": "linear_regression"}, "algorithm"),
+        ({"dataset": "iris", "task": "regression"}, "task"),
+        ({"dataset": "iris", "target": "colour"}, "target"),
+        ({"dataset": "iris", "test_size": 2}, "test_size"),
+        ({"dataset": "iris", "cv_folds": 1}, "cv_folds"),
+        ({"dataset": "mnist"}, "dataset"),
+        ({"dataset": "12345"}, "dataset"),
+        ({"dataset": "iris", "epochs": 3}, "epochs"),
+    ],
+)
 def test_bad_training_requests_get_400_naming_the_field(client, spec, field):
     res = train(client, "flowers", **spec)
     assert res.status_code == 400, res.get_json()
@@ -168,22 +209,30 @@ def test_bad_training_requests_get_400_naming_the_field(client, spec, field):
 def test_training_requests_are_checked_for_shape_name_and_token(client):
     assert client.post("/api/v1/models/flowers/train", json={"dataset": "iris"}).status_code == 401
     assert train(client, "Bad Name!", dataset="iris").status_code in (400, 404)
-    res = client.post("/api/v1/models/flowers/train", json={"dataset": "iris", "test_size": "big"},
-                      headers=AUTH)
+    res = client.post(
+        "/api/v1/models/flowers/train", json={"dataset": "iris", "test_size": "big"}, headers=AUTH
+    )
     assert res.status_code == 400
-    res = client.post("/api/v1/models/flowers/train", data="not json", headers=AUTH,
-                      content_type="application/json")
+    res = client.post(
+        "/api/v1/models/flowers/train",
+        data="not json",
+        headers=AUTH,
+        content_type="application/json",
+    )
     assert res.status_code == 400
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b"", "empty"),
-    (b"a,b,label\n", "no data rows"),
-    (b"a,a,label\n1,2,x\n", "duplicate column names in the CSV header: a"),
-    (b"a,b,c\n1,2,3\n", "no target column 'label'"),
-    (b"a,b,label\n1,2,x\n3,4,5,6\n", "cannot be parsed"),
-    (b"a,b,label\n\xff\xfe,1,x\n", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "empty"),
+        (b"a,b,label\n", "no data rows"),
+        (b"a,a,label\n1,2,x\n", "duplicate column names in the CSV header: a"),
+        (b"a,b,c\n1,2,3\n", "no target column 'label'"),
+        (b"a,b,label\n1,2,x\n3,4,5,6\n", "cannot be parsed"),
+        (b"a,b,label\n\xff\xfe,1,x\n", "not UTF-8"),
+    ],
+)
 def test_bad_csvs_get_400_saying_why(client, body, message):
     res = upload(client, body)
     assert res.status_code == 400, res.get_json()
@@ -191,10 +240,18 @@ def test_bad_csvs_get_400_saying_why(client, body, message):
 
 
 def test_dataset_uploads_need_the_token_a_file_and_fit_the_size_limit(client, app):
-    assert client.post("/api/v1/datasets", data={"target": "x"},
-                       content_type="multipart/form-data").status_code == 401
-    res = client.post("/api/v1/datasets", data={"target": "label"}, headers=AUTH,
-                      content_type="multipart/form-data")
+    assert (
+        client.post(
+            "/api/v1/datasets", data={"target": "x"}, content_type="multipart/form-data"
+        ).status_code
+        == 401
+    )
+    res = client.post(
+        "/api/v1/datasets",
+        data={"target": "label"},
+        headers=AUTH,
+        content_type="multipart/form-data",
+    )
     assert res.status_code == 400 and "file" in res.get_json()["message"]
     assert client.post("/api/v1/datasets", json={}, headers=AUTH).status_code == 415
     services_of(app).datasets.max_bytes = 100
@@ -208,6 +265,13 @@ def test_bundled_datasets_and_algorithms_are_listed(client):
     assert iris["sample"][0]["target"] == "setosa"
     assert client.get("/api/v1/datasets/nope").status_code == 404
     algos = {a["name"]: a for a in client.get("/api/v1/algorithms").get_json()}
-    assert {"linear", "ridge", "lasso", "decision_tree", "random_forest", "gradient_boosting",
-            "hist_gradient_boosting"} <= set(algos)
+    assert {
+        "linear",
+        "ridge",
+        "lasso",
+        "decision_tree",
+        "random_forest",
+        "gradient_boosting",
+        "hist_gradient_boosting",
+    } <= set(algos)
     assert "max_depth" in algos["decision_tree"]["params"]["classification"]

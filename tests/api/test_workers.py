@@ -2,6 +2,7 @@
 workers never run a job twice, a SIGKILLed worker's job is finished by another,
 SIGTERM lets the current job finish within the stop grace and hands it back to the
 queue after it."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,11 @@ from tests.conftest import AUTH
 ROOT = Path(__file__).resolve().parents[2]
 HEARTBEAT_TIMEOUT = 3
 # long enough to be caught mid-fit: a few seconds on one core
-SLOW = {"dataset": "breast_cancer", "algorithm": "gradient_boosting",
-        "params": {"n_estimators": 1500}}
+SLOW = {
+    "dataset": "breast_cancer",
+    "algorithm": "gradient_boosting",
+    "params": {"n_estimators": 1500},
+}
 
 
 class WorkerProcess:
@@ -39,8 +43,13 @@ class WorkerProcess:
         }
         self.log_path = log_path
         self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "app.worker"], cwd=ROOT, env=env,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app.worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
 
     @property
     def pid(self) -> int:
@@ -50,8 +59,11 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")
 
     def wait_started(self, timeout: float = 60) -> None:
-        wait_for(lambda: " started (heartbeat" in self.log(), timeout,
-                 lambda: f"worker {self.pid} did not start:\n{self.log()}")
+        wait_for(
+            lambda: " started (heartbeat" in self.log(),
+            timeout,
+            lambda: f"worker {self.pid} did not start:\n{self.log()}",
+        )
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -98,11 +110,20 @@ def test_two_worker_processes_run_each_of_many_jobs_exactly_once(client, workers
     pool = [workers(), workers()]
     for w in pool:
         w.wait_started()
-    ids = [enqueue(client, "many", dataset="iris", algorithm="decision_tree", random_state=i)
-           for i in range(16)]
-    wait_for(lambda: all(job(client, i)["status"] in ("succeeded", "failed") for i in ids), 120,
-             lambda: "jobs did not finish: " + str([job(client, i)["status"] for i in ids])
-             + "\n" + "\n".join(w.log()[-2000:] for w in pool))
+    ids = [
+        enqueue(client, "many", dataset="iris", algorithm="decision_tree", random_state=i)
+        for i in range(16)
+    ]
+    wait_for(
+        lambda: all(job(client, i)["status"] in ("succeeded", "failed") for i in ids),
+        120,
+        lambda: (
+            "jobs did not finish: "
+            + str([job(client, i)["status"] for i in ids])
+            + "\n"
+            + "\n".join(w.log()[-2000:] for w in pool)
+        ),
+    )
     jobs = [job(client, i) for i in ids]
     assert all(j["status"] == "succeeded" and j["attempts"] == 1 for j in jobs), jobs
     assert sorted(j["result_version"] for j in jobs) == list(range(1, 17))
@@ -116,22 +137,33 @@ def test_a_sigkilled_workers_job_is_finished_by_another_worker(client, workers):
     first = workers()
     first.wait_started()
     job_id = enqueue(client, "slow", **SLOW)
-    wait_for(lambda: job(client, job_id).get("stage") == "fitting", 60,
-             lambda: f"job never reached fitting: {job(client, job_id)}\n{first.log()}")
+    wait_for(
+        lambda: job(client, job_id).get("stage") == "fitting",
+        60,
+        lambda: f"job never reached fitting: {job(client, job_id)}\n{first.log()}",
+    )
     os.kill(first.pid, signal.SIGKILL)
     first.proc.wait(10)
     assert job(client, job_id)["status"] == "running"  # nobody knows yet
 
     second = workers()
-    done = wait_for(lambda: (j := job(client, job_id))["status"] in ("succeeded", "failed") and j,
-                    120, lambda: f"job not retried: {job(client, job_id)}\n{second.log()}")
+    done = wait_for(
+        lambda: (j := job(client, job_id))["status"] in ("succeeded", "failed") and j,
+        120,
+        lambda: f"job not retried: {job(client, job_id)}\n{second.log()}",
+    )
     assert done["status"] == "succeeded", done
     assert done["attempts"] == 2 and done["worker_id"].split(":")[1] == str(second.pid)
     assert "error" not in done  # the retry note is cleared on success
     assert len(client.get("/api/v1/models/slow").get_json()["versions"]) == 1
-    pred = client.post("/api/v1/models/slow/predict",
-                       json={"instances": [client.get("/api/v1/models/slow/schema")
-                                           .get_json()["example"]["instances"][0]]})
+    pred = client.post(
+        "/api/v1/models/slow/predict",
+        json={
+            "instances": [
+                client.get("/api/v1/models/slow/schema").get_json()["example"]["instances"][0]
+            ]
+        },
+    )
     assert pred.status_code == 200 and pred.get_json()["predictions"][0] in ("malignant", "benign")
 
 
@@ -139,8 +171,11 @@ def test_sigterm_lets_the_current_job_finish_then_the_worker_exits(client, worke
     w = workers()
     w.wait_started()
     running = enqueue(client, "slow", **SLOW)
-    wait_for(lambda: job(client, running).get("stage") == "fitting", 60,
-             lambda: f"job never reached fitting: {job(client, running)}\n{w.log()}")
+    wait_for(
+        lambda: job(client, running).get("stage") == "fitting",
+        60,
+        lambda: f"job never reached fitting: {job(client, running)}\n{w.log()}",
+    )
     waiting = enqueue(client, "other", dataset="iris", algorithm="decision_tree")
     w.proc.send_signal(signal.SIGTERM)
     assert w.proc.wait(60) == 0, w.log()
@@ -152,8 +187,11 @@ def test_sigterm_hands_a_long_job_back_when_the_stop_grace_is_over(client, worke
     w = workers(WORKER_STOP_GRACE_SECONDS="1")
     w.wait_started()
     job_id = enqueue(client, "slow", **{**SLOW, "params": {"n_estimators": 20000}})
-    wait_for(lambda: job(client, job_id).get("stage") == "fitting", 60,
-             lambda: f"job never reached fitting: {job(client, job_id)}\n{w.log()}")
+    wait_for(
+        lambda: job(client, job_id).get("stage") == "fitting",
+        60,
+        lambda: f"job never reached fitting: {job(client, job_id)}\n{w.log()}",
+    )
     signalled = time.monotonic()
     w.proc.send_signal(signal.SIGTERM)
     assert w.proc.wait(30) == 0, w.log()
@@ -167,8 +205,11 @@ def test_sigterm_hands_a_long_job_back_when_the_stop_grace_is_over(client, worke
     # the next worker starts it at once (no heartbeat timeout to wait for)
     second = workers()
     second.wait_started()
-    wait_for(lambda: job(client, job_id)["status"] == "running", 10,
-             lambda: f"not claimed again: {job(client, job_id)}\n{second.log()}")
+    wait_for(
+        lambda: job(client, job_id)["status"] == "running",
+        10,
+        lambda: f"not claimed again: {job(client, job_id)}\n{second.log()}",
+    )
     assert job(client, job_id)["attempts"] == 1
 
 
@@ -176,8 +217,11 @@ def test_a_second_sigterm_hands_the_job_back_at_once(client, workers):
     w = workers()  # default grace (20 s)
     w.wait_started()
     job_id = enqueue(client, "slow", **{**SLOW, "params": {"n_estimators": 20000}})
-    wait_for(lambda: job(client, job_id).get("stage") == "fitting", 60,
-             lambda: f"job never reached fitting: {job(client, job_id)}\n{w.log()}")
+    wait_for(
+        lambda: job(client, job_id).get("stage") == "fitting",
+        60,
+        lambda: f"job never reached fitting: {job(client, job_id)}\n{w.log()}",
+    )
     signalled = time.monotonic()
     w.proc.send_signal(signal.SIGTERM)
     time.sleep(0.5)

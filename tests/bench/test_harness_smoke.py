@@ -5,6 +5,7 @@ this checks that the harness works on a fresh machine and that nothing it sends 
 
 Runs before tests/integration (collection order), whose session stack holds the same
 fixed ports."""
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,27 @@ def test_bench_harness_runs_end_to_end(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN_STATE}
     out = tmp_path / "results"
-    proc = subprocess.run([sys.executable, "-m", "bench.run", "--duration", "1", "--warmup", "1",
-                           "--repeat", "1", "--out", str(out)],
-                          check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--duration",
+            "1",
+            "--warmup",
+            "1",
+            "--repeat",
+            "1",
+            "--out",
+            str(out),
+        ],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     [path] = out.glob("*.json")
@@ -53,7 +72,9 @@ def test_bench_harness_runs_end_to_end(tmp_path):
     assert result["models"]["bench-b"]["csv_10k_rows_per_s"] > 0
     assert max(result["memory"]["loaded"]["gunicorn_worker_uss_mb"]) > 0
     assert result["restart_all_to_ready_s"] > 0
-    assert len(result["targets"]) == 9  # every target evaluated (met or not is the bench's business)
+    assert (
+        len(result["targets"]) == 9
+    )  # every target evaluated (met or not is the bench's business)
     table = (out / "latest.md").read_text()
     assert "| target | measured | met |" in table and "Framework bound" in table
     assert not busy_ports(), "the harness left the stack running"

@@ -5,6 +5,7 @@ which starts the engine and makes the base image first.
 
 The compose project has its own name, so its containers and volumes are its own; at
 the end it is brought down with its volumes, and any container left is removed by id."""
+
 from __future__ import annotations
 
 import json
@@ -31,11 +32,15 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 def record(name: str, **values) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with open(ARTIFACTS / "docker-measurements.jsonl", "a") as fh:
-        fh.write(json.dumps({"measurement": name, "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                             **values}) + "\n")
+        fh.write(
+            json.dumps({"measurement": name, "at": time.strftime("%Y-%m-%dT%H:%M:%S"), **values})
+            + "\n"
+        )
 
 
-def run(*cmd: str, timeout: float = 300, check: bool = True, env=None) -> subprocess.CompletedProcess:
+def run(
+    *cmd: str, timeout: float = 300, check: bool = True, env=None
+) -> subprocess.CompletedProcess:
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     if check and out.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {out.returncode}\n{out.stdout}\n{out.stderr}")
@@ -55,13 +60,24 @@ class Container:
         self.project = project
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        self.env = {**os.environ, "API_TOKEN": TOKEN, "MLSTACK_PORT": str(port),
-                    "MLSTACK_BIND": "127.0.0.1", "COMPOSE_PROJECT_NAME": project}
+        self.env = {
+            **os.environ,
+            "API_TOKEN": TOKEN,
+            "MLSTACK_PORT": str(port),
+            "MLSTACK_BIND": "127.0.0.1",
+            "COMPOSE_PROJECT_NAME": project,
+        }
         self.http = requests.Session()
 
     def compose(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        return run("docker-compose", "-f", str(ROOT / "docker-compose.yml"), *args,
-                   timeout=timeout, env=self.env)
+        return run(
+            "docker-compose",
+            "-f",
+            str(ROOT / "docker-compose.yml"),
+            *args,
+            timeout=timeout,
+            env=self.env,
+        )
 
     @property
     def id(self) -> str:
@@ -70,8 +86,15 @@ class Container:
         return ids[0]
 
     def exec(self, *cmd: str, timeout: float = 180, check: bool = True, user: str | None = None):
-        return run("docker", "exec", *(["-u", user] if user else []), self.id, *cmd,
-                   timeout=timeout, check=check)
+        return run(
+            "docker",
+            "exec",
+            *(["-u", user] if user else []),
+            self.id,
+            *cmd,
+            timeout=timeout,
+            check=check,
+        )
 
     def logs(self) -> str:
         out = run("docker", "logs", self.id, check=False)
@@ -85,7 +108,9 @@ class Container:
         last = None
         while time.monotonic() - start < timeout:
             restarts = run("docker", "inspect", "-f", "{{.RestartCount}}", self.id).stdout.strip()
-            assert restarts == "0", f"the container restarted {restarts} time(s)\n{self.logs()[-4000:]}"
+            assert restarts == "0", (
+                f"the container restarted {restarts} time(s)\n{self.logs()[-4000:]}"
+            )
             try:
                 last = self.http.get(self.url + "/api/v1/health/ready", timeout=5)
                 if last.status_code == 200:
@@ -114,7 +139,9 @@ class Container:
         out = self.exec("supervisorctl", "status", check=False).stdout
         return {line.split()[0]: line.split()[1] for line in out.splitlines() if line.strip()}
 
-    def wait_job(self, job_id: int, timeout: float = 180, until=("succeeded", "failed", "cancelled")):
+    def wait_job(
+        self, job_id: int, timeout: float = 180, until=("succeeded", "failed", "cancelled")
+    ):
         deadline = time.monotonic() + timeout
         job = None
         while time.monotonic() < deadline:
@@ -149,7 +176,6 @@ def image() -> str:
 def container(image):
     c = Container(f"mlstackci{os.getpid()}", free_port())
     try:
-        start = time.monotonic()
         c.compose("up", "-d", "--no-build", timeout=300)
         ready = c.wait_ready(timeout=180)
         c.up_seconds = ready
@@ -158,8 +184,17 @@ def container(image):
     finally:
         compose = ["docker-compose", "-f", str(ROOT / "docker-compose.yml")]
         ids = run(*compose, "ps", "-q", check=False, env=c.env).stdout.split()
-        run(*compose, "down", "-v", "--remove-orphans", "-t", "90", timeout=300, check=False,
-            env=c.env)
+        run(
+            *compose,
+            "down",
+            "-v",
+            "--remove-orphans",
+            "-t",
+            "90",
+            timeout=300,
+            check=False,
+            env=c.env,
+        )
         for cid in ids:  # anything down left behind, by id
             run("docker", "rm", "-f", "-v", cid, check=False)
         left = run("docker", "volume", "ls", "-q", "--filter", f"name={c.project}_").stdout.split()

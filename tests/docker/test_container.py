@@ -6,6 +6,7 @@ first attempt; `docker restart` and `docker-compose down` + `up` keep every mode
 version, dataset and job; nginx's log rotated; no CRIT line; and `docker stop` during a
 long job hands it back, so it starts again at once on the next start. Measured times
 go to tests/artifacts/docker-measurements.jsonl."""
+
 from __future__ import annotations
 
 import time
@@ -20,22 +21,34 @@ pytestmark = pytest.mark.docker
 IRIS_ROW = {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}
 PROGRAMS = {"postgres", "gunicorn", "worker", "nginx", "logrotate"}
 # a few seconds of fitting on one core
-SHORT_JOB = {"dataset": "breast_cancer", "algorithm": "gradient_boosting",
-             "params": {"n_estimators": 300}}
+SHORT_JOB = {
+    "dataset": "breast_cancer",
+    "algorithm": "gradient_boosting",
+    "params": {"n_estimators": 300},
+}
 # a minute or more of fitting and cross-validation, and a model quick to save (saving is
 # never interrupted: 50,000 trees fitted in seconds and took over a minute to save)
-LONG_JOB = {"dataset": "breast_cancer", "algorithm": "gradient_boosting",
-            "params": {"n_estimators": 8000}, "cv_folds": 20}
+LONG_JOB = {
+    "dataset": "breast_cancer",
+    "algorithm": "gradient_boosting",
+    "params": {"n_estimators": 8000},
+    "cv_folds": 20,
+}
 
 
 def state(c) -> dict:
     models = c.get("/api/v1/models").json()
     return {
-        "versions": sorted((m["name"], v["version"]) for m in models
-                           for v in c.get(f"/api/v1/models/{m['name']}").json()["versions"]),
+        "versions": sorted(
+            (m["name"], v["version"])
+            for m in models
+            for v in c.get(f"/api/v1/models/{m['name']}").json()["versions"]
+        ),
         "datasets": sorted(d["id"] for d in c.get("/api/v1/datasets").json()),
-        "jobs": sorted((j["id"], j["status"], j.get("result_version")) for j in
-                       c.get("/api/v1/jobs", params={"limit": 500}).json()),
+        "jobs": sorted(
+            (j["id"], j["status"], j.get("result_version"))
+            for j in c.get("/api/v1/jobs", params={"limit": 500}).json()
+        ),
     }
 
 
@@ -70,7 +83,9 @@ def test_upload_and_train_need_the_token(container):
     assert r.status_code == 202, r.text
     job = container.wait_job(r.json()["id"])
     assert job["status"] == "succeeded", job
-    pred = container.post("/api/v1/models/ci-upload/predict", json={"instances": [{"a": 3, "b": 1}]})
+    pred = container.post(
+        "/api/v1/models/ci-upload/predict", json={"instances": [{"a": 3, "b": 1}]}
+    )
     assert pred.status_code == 200 and pred.json()["predictions"][0] in (0, 1), pred.text
 
 
@@ -86,14 +101,19 @@ def test_restart_all_during_training_loses_nothing(container):
     ctl_seconds = time.monotonic() - start
     assert out.stdout.count("started") == len(PROGRAMS), out.stdout
     ready = container.wait_ready(timeout=60)
-    record("restart_all", supervisorctl_seconds=round(ctl_seconds, 1),
-           ready_seconds=round(time.monotonic() - start, 1))
+    record(
+        "restart_all",
+        supervisorctl_seconds=round(ctl_seconds, 1),
+        ready_seconds=round(time.monotonic() - start, 1),
+    )
     assert container.status() == {p: "RUNNING" for p in PROGRAMS}
     # stopped in order: the worker finished the job before PostgreSQL went down
     job = container.wait_job(job_id, timeout=30)
     assert job["status"] == "succeeded" and job["attempts"] == 1, job
     after = state(container)
-    assert set(before["versions"]) | {("ci-restart", job["result_version"])} <= set(after["versions"])
+    assert set(before["versions"]) | {("ci-restart", job["result_version"])} <= set(
+        after["versions"]
+    )
     assert before["datasets"] == after["datasets"]
     assert ready < 60
 
@@ -123,9 +143,16 @@ def test_compose_down_and_up_keep_everything_in_the_named_volumes(container):
 def test_nginx_access_log_is_rotated(container):
     log = "/var/lib/mlstack/log/nginx-access.log"
     # grow it past the 50 MB limit, then run what [program:logrotate] runs every 5 min
-    container.exec("sh", "-c", f"head -c 52428800 /dev/zero | tr '\\\\0' x >> {log}", user="mlstack")
-    container.exec("logrotate", "-s", "/var/lib/mlstack/nginx/run/logrotate.state",
-                   "/var/lib/mlstack/run/logrotate.conf", user="mlstack")
+    container.exec(
+        "sh", "-c", f"head -c 52428800 /dev/zero | tr '\\\\0' x >> {log}", user="mlstack"
+    )
+    container.exec(
+        "logrotate",
+        "-s",
+        "/var/lib/mlstack/nginx/run/logrotate.state",
+        "/var/lib/mlstack/run/logrotate.conf",
+        user="mlstack",
+    )
     assert container.get("/api/v1/health/live", headers={"X-Request-ID": "after-rotation"}).ok
     time.sleep(0.5)
     sizes = container.exec("sh", "-c", f"stat -c '%n %s' {log}*").stdout
@@ -150,7 +177,9 @@ def test_docker_stop_during_a_long_job_hands_it_back(container):
     run("docker", "stop", container.id, timeout=180)
     stop_seconds = time.monotonic() - start
     logs = container.logs()
-    assert "killing 'worker'" not in logs and "stopped: worker (exit status 0)" in logs, logs[-3000:]
+    assert "killing 'worker'" not in logs and "stopped: worker (exit status 0)" in logs, logs[
+        -3000:
+    ]
     run("docker", "start", container.id)
     container.wait_ready()
     app_log = container.exec("cat", "/var/lib/mlstack/log/app.log").stdout
@@ -158,8 +187,11 @@ def test_docker_stop_during_a_long_job_hands_it_back(container):
     assert f"job {job_id} returned to the queue" in app_log
     # claimed again at once by the new worker, not after the 60 s heartbeat timeout
     job = container.wait_job(job_id, timeout=20, until=("fitting",))
-    record("docker_stop_long_job", stop_seconds=round(stop_seconds, 1),
-           refitting_after_start_seconds=round(time.monotonic() - start - stop_seconds, 1))
+    record(
+        "docker_stop_long_job",
+        stop_seconds=round(stop_seconds, 1),
+        refitting_after_start_seconds=round(time.monotonic() - start - stop_seconds, 1),
+    )
     assert job["status"] == "running" and job["attempts"] == 1, job
     assert stop_seconds < 60
 
@@ -167,19 +199,35 @@ def test_docker_stop_during_a_long_job_hands_it_back(container):
 def test_the_image_is_lean(image):
     """The project's own layers (above the base) stay small, and carry no compiler, pip
     cache or LLVM; sizes per layer are in docs/container.md."""
+
     def layers(ref: str) -> tuple[list[str], int]:
         out = run("docker", "history", "--no-trunc", "--format", "{{.ID}}", ref).stdout.split()
         sizes = run("docker", "image", "inspect", "-f", "{{.Size}}", ref).stdout
         return out, int(sizes)
 
-    base = run("sh", "-c", "sed -n 's/^FROM[[:space:]]*\\([^[:space:]]*\\)[[:space:]]*$/\\1/p' Dockerfile"
-               " | tail -n 1").stdout.strip()
+    base = run(
+        "sh",
+        "-c",
+        "sed -n 's/^FROM[[:space:]]*\\([^[:space:]]*\\)[[:space:]]*$/\\1/p' Dockerfile | tail -n 1",
+    ).stdout.strip()
     (_, total), (_, base_size) = layers(image), layers(base)
     own_mb = (total - base_size) / 2**20
-    record("image_size", total_mb=round(total / 2**20), base_mb=round(base_size / 2**20),
-           own_layers_mb=round(own_mb))
+    record(
+        "image_size",
+        total_mb=round(total / 2**20),
+        base_mb=round(base_size / 2**20),
+        own_layers_mb=round(own_mb),
+    )
     assert own_mb <= 480, own_mb
-    found = run("docker", "run", "--rm", "--entrypoint", "sh", image, "-c",
-                "ls /usr/bin/gcc /usr/bin/cc /root/.cache/pip /opt/venv/bin/pip "
-                "/usr/lib/x86_64-linux-gnu/libLLVM-14.so.1 2>/dev/null; true").stdout.split()
+    found = run(
+        "docker",
+        "run",
+        "--rm",
+        "--entrypoint",
+        "sh",
+        image,
+        "-c",
+        "ls /usr/bin/gcc /usr/bin/cc /root/.cache/pip /opt/venv/bin/pip "
+        "/usr/lib/x86_64-linux-gnu/libLLVM-14.so.1 2>/dev/null; true",
+    ).stdout.split()
     assert found == [], found

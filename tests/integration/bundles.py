@@ -7,6 +7,7 @@ trains `people` (categorical columns, missing values) in a throwaway mlstack, bu
 its bundle with every part (api, swagger, training, database postgres, supervisor,
 nginx, docker, tests) through the API and unzips it under DEST; prints the folder.
 There, `docker build .` and `docker-compose up` run it the way mlstack's image runs."""
+
 from __future__ import annotations
 
 import io
@@ -22,8 +23,19 @@ from tests.conftest import AUTH
 
 PEOPLE_CSV = "age,city,income,label\n" + "".join(
     f"{20 + (i * 7) % 45},{['paris', 'lyon', 'nice', ''][i % 4]},{'' if i % 5 == 0 else 900 + (i * 37) % 1200},"
-    f"{'senior' if 20 + (i * 7) % 45 > 40 else 'junior'}\n" for i in range(80))
-DOCKER_COMPONENTS = ["api", "swagger", "training", "database", "supervisor", "nginx", "docker", "tests"]
+    f"{'senior' if 20 + (i * 7) % 45 > 40 else 'junior'}\n"
+    for i in range(80)
+)
+DOCKER_COMPONENTS = [
+    "api",
+    "swagger",
+    "training",
+    "database",
+    "supervisor",
+    "nginx",
+    "docker",
+    "tests",
+]
 
 
 def mlstack_with_people(state: Path):
@@ -34,11 +46,22 @@ def mlstack_with_people(state: Path):
     app = create_app(config)
     services_of(app).db.upgrade()
     client = app.test_client()
-    res = client.post("/api/v1/datasets", headers=AUTH, content_type="multipart/form-data",
-                      data={"file": (io.BytesIO(PEOPLE_CSV.encode()), "people.csv"), "target": "label"})
+    res = client.post(
+        "/api/v1/datasets",
+        headers=AUTH,
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(PEOPLE_CSV.encode()), "people.csv"), "target": "label"},
+    )
     assert res.status_code == 201, res.get_json()
-    res = client.post("/api/v1/models/people/train", headers=AUTH, json={
-        "dataset": res.get_json()["id"], "algorithm": "random_forest", "params": {"n_estimators": 20}})
+    res = client.post(
+        "/api/v1/models/people/train",
+        headers=AUTH,
+        json={
+            "dataset": res.get_json()["id"],
+            "algorithm": "random_forest",
+            "params": {"n_estimators": 20},
+        },
+    )
     assert res.status_code == 202, res.get_json()
     Worker.from_services(services_of(app)).run(max_jobs=1)
     job = client.get(res.headers["Location"]).get_json()
@@ -56,8 +79,13 @@ def extract(archive: bytes, dest: Path) -> Path:
     return dest / top
 
 
-def bundle_dir(client, dest: Path, components: list[str], database: str | None = None,
-               models: tuple[str, ...] = ("people@1",)) -> Path:
+def bundle_dir(
+    client,
+    dest: Path,
+    components: list[str],
+    database: str | None = None,
+    models: tuple[str, ...] = ("people@1",),
+) -> Path:
     """Build through the API, download the zip, unzip it into the empty `dest`."""
     body = {"models": list(models), "components": components}
     if database:

@@ -5,6 +5,7 @@ start, kept afterwards for post-mortems).
 Ports are the design's: nginx 5001, gunicorn 5000; PostgreSQL listens on a unix socket
 under the state directory only. Tests talk HTTP to nginx and drive the processes with
 supervisorctl; the stack is always shut down through supervisorctl, then by PID."""
+
 from __future__ import annotations
 
 import secrets
@@ -14,13 +15,40 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import need_binary
-from tests.stackrun import (CORE_PROGRAMS, GUNICORN_PORT, NGINX_PORT, NGINX_URL, PROGRAMS, ROOT,
-                            Stack, busy_ports, missing_binaries, port_open)
+from tests.stackrun import (
+    CORE_PROGRAMS,
+    GUNICORN_PORT,
+    NGINX_PORT,
+    NGINX_URL,
+    PROGRAMS,
+    ROOT,
+    Stack,
+    busy_ports,
+    missing_binaries,
+    port_open,
+)
 
-__all__ = ["ARTIFACTS", "AUTH", "CORE_PROGRAMS", "GUNICORN_PORT", "LOG_DIR", "NGINX_PORT",
-           "NGINX_URL", "PROGRAMS", "ROOT", "STATE", "Stack", "TOKEN", "eventually",
-           "port_open", "require_chromium", "require_stack_binaries", "shutdown", "train",
-           "wait_job"]
+__all__ = [
+    "ARTIFACTS",
+    "AUTH",
+    "CORE_PROGRAMS",
+    "GUNICORN_PORT",
+    "LOG_DIR",
+    "NGINX_PORT",
+    "NGINX_URL",
+    "PROGRAMS",
+    "ROOT",
+    "STATE",
+    "Stack",
+    "TOKEN",
+    "eventually",
+    "port_open",
+    "require_chromium",
+    "require_stack_binaries",
+    "shutdown",
+    "train",
+    "wait_job",
+]
 
 STATE = ROOT / "var" / "stack-test"
 LOG_DIR = STATE / "log"
@@ -38,8 +66,10 @@ def stack():
     require_stack_binaries()
     busy = busy_ports()
     if busy:
-        pytest.fail(f"ports {busy} are in use: the stack's ports are fixed (stop `make stack` "
-                    "or whatever listens there first)")
+        pytest.fail(
+            f"ports {busy} are in use: the stack's ports are fixed (stop `make stack` "
+            "or whatever listens there first)"
+        )
     s = Stack(STATE, TOKEN, workers=2)
     try:
         s.start(timeout=240)

@@ -5,6 +5,7 @@ execute, and see a 200 with predictions. Screenshots go to tests/artifacts/.
 Run twice: straight to nginx on 5001, and through a TCP port forwarder on another
 port, which is what Docker's `5000:5001` mapping does (the browser's origin is then a
 port nginx does not listen on, and "Try it out" must still go there)."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,14 @@ from tests.integration.conftest import ARTIFACTS, require_chromium
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 class PortForwarder:
@@ -89,8 +96,9 @@ def try_it_out_predicts(browser, origin: str, artifact: str) -> None:
         page.locator('.opblock-tag[data-tag="predictions"]').click()
         page.wait_for_selector(".opblock", timeout=30_000)
 
-        op = page.locator(".opblock.opblock-post", has=page.locator(
-            '[data-path="/models/{name}/predict"]'))
+        op = page.locator(
+            ".opblock.opblock-post", has=page.locator('[data-path="/models/{name}/predict"]')
+        )
         op.locator(".opblock-summary").first.click()
         op.locator("button.try-out__btn").click()
         op.locator('tr[data-param-name="name"] input').fill("iris")
@@ -108,7 +116,9 @@ def try_it_out_predicts(browser, origin: str, artifact: str) -> None:
         assert status.inner_text().strip().startswith("200")
         assert "predictions" in op.locator(".live-responses-table").inner_text()
         # "Try it out" went to the origin the browser used, whatever port that is
-        assert sent and all(u.startswith(origin + "/api/v1/models/iris/predict") for u in sent), sent
+        assert sent and all(u.startswith(origin + "/api/v1/models/iris/predict") for u in sent), (
+            sent
+        )
         op.scroll_into_view_if_needed()
     finally:
         page.screenshot(path=str(ARTIFACTS / f"swagger-try-it-out-{artifact}.png"), full_page=True)
@@ -119,8 +129,9 @@ def try_it_out_predicts(browser, origin: str, artifact: str) -> None:
 def test_swagger_ui_try_it_out_predicts(running, browser, path):
     forwarder = PortForwarder(5001) if path == "port-mapped" else None
     try:
-        try_it_out_predicts(browser, f"http://127.0.0.1:{forwarder.port if forwarder else 5001}",
-                            path)
+        try_it_out_predicts(
+            browser, f"http://127.0.0.1:{forwarder.port if forwarder else 5001}", path
+        )
     finally:
         if forwarder:
             forwarder.close()

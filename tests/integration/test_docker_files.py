@@ -1,6 +1,7 @@
 """The Docker files, checked statically (no Docker engine runs here): the compose file
 validates, and the Dockerfile uses the same entrypoint, config files and ports as the
 native runner that the other integration tests exercise."""
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,14 @@ def compose_config(env_extra: dict) -> subprocess.CompletedProcess:
         need_binary("docker-compose")
     env = {k: v for k, v in os.environ.items() if k not in ("API_TOKEN", "PG_PASSWORD")}
     env.update(env_extra)
-    return subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_docker_compose_config_validates():
@@ -75,7 +82,9 @@ def test_docker_compose_config_validates():
 
 
 def test_docker_compose_host_port_and_address_come_from_the_environment():
-    out = compose_config({"API_TOKEN": "t0ken", "MLSTACK_PORT": "5123", "MLSTACK_BIND": "127.0.0.1"})
+    out = compose_config(
+        {"API_TOKEN": "t0ken", "MLSTACK_PORT": "5123", "MLSTACK_BIND": "127.0.0.1"}
+    )
     assert out.returncode == 0, out.stderr
     (port,) = yaml.safe_load(out.stdout)["services"]["app"]["ports"]
     assert port_mapping(port) == ("127.0.0.1", "5123", "5001")
@@ -110,8 +119,10 @@ def test_dockerfile_runs_what_the_native_runner_runs():
     assert "-c %(ENV_MLSTACK_HOME)s/nginx.conf" in sup
     assert "-c %(ENV_MLSTACK_HOME)s/conf/gunicorn.conf.py wsgi:app" in sup
     # supervisorctl in the container reads what the entrypoint writes for it
-    assert (f'ln -s {env["MLSTACK_VAR"]}/run/supervisorctl.conf {env["MLSTACK_BIN"].rsplit("/", 1)[0]}'
-            '/etc/supervisord.conf') in " ".join(df["RUN"])
+    assert (
+        f"ln -s {env['MLSTACK_VAR']}/run/supervisorctl.conf {env['MLSTACK_BIN'].rsplit('/', 1)[0]}"
+        "/etc/supervisord.conf"
+    ) in " ".join(df["RUN"])
 
     # the binaries the entrypoint is pointed at exist where the Dockerfile installs them
     assert env["PG_BIN"] == "/usr/lib/postgresql/15/bin" and "postgresql-15" in " ".join(df["RUN"])
@@ -124,7 +135,7 @@ def test_dockerfile_runs_what_the_native_runner_runs():
     assert re.findall(r"^\s*listen\s+(\d+)", nginx, re.M) == ["5001"]
     assert re.search(r"server 127\.0\.0\.1:5000;", nginx)
     gconf = (ROOT / "conf" / "gunicorn.conf.py").read_text()
-    assert 'f"127.0.0.1:{_int(\'PORT\', 5000)}"' in gconf
+    assert "f\"127.0.0.1:{_int('PORT', 5000)}\"" in gconf
     assert "GUNICORN_BIND=127.0.0.1:5000" in entry  # a PORT meant for `make run` cannot move it
 
     # the health check probes readiness through nginx

@@ -1,5 +1,6 @@
 """Real gunicorn, several workers, no mocks: a promotion reaches every worker within
 2 seconds without a restart, and /metrics adds up the samples of all workers."""
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,12 @@ TOKEN = "gunicorn-test-token"
 BODY = orjson.dumps({"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]})
 
 
-def call(url: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int, dict, bytes]:
-    req = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")
+def call(
+    url: str, data: bytes | None = None, headers: dict | None = None
+) -> tuple[int, dict, bytes]:
+    req = urllib.request.Request(
+        url, data=data, headers=headers or {}, method="POST" if data is not None else "GET"
+    )
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
@@ -35,16 +40,33 @@ def call(url: str, data: bytes | None = None, headers: dict | None = None) -> tu
 @pytest.fixture(scope="module")
 def gunicorn(tmp_path_factory):
     var = tmp_path_factory.mktemp("gunicorn")
-    env = dict(os.environ, MLSTACK_ENV="production", API_TOKEN=TOKEN, MLSTACK_VAR=str(var),
-               PROMETHEUS_MULTIPROC_DIR=str(var / "prometheus"), GUNICORN_WORKERS="3",
-               GUNICORN_BIND=f"127.0.0.1:{free_port()}", REGISTRY_REFRESH_SECONDS="1.0")
+    env = dict(
+        os.environ,
+        MLSTACK_ENV="production",
+        API_TOKEN=TOKEN,
+        MLSTACK_VAR=str(var),
+        PROMETHEUS_MULTIPROC_DIR=str(var / "prometheus"),
+        GUNICORN_WORKERS="3",
+        GUNICORN_BIND=f"127.0.0.1:{free_port()}",
+        REGISTRY_REFRESH_SECONDS="1.0",
+    )
     env.pop("DATABASE_URL", None)
     bindir = Path(sys.executable).parent
-    subprocess.run([str(bindir / "flask"), "--app", "wsgi", "init"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [str(bindir / "flask"), "--app", "wsgi", "init"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     with open(var / "gunicorn.out", "wb") as out:
-        proc = subprocess.Popen([str(bindir / "gunicorn"), "-c", "conf/gunicorn.conf.py", "wsgi:app"],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(bindir / "gunicorn"), "-c", "conf/gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = "http://" + env["GUNICORN_BIND"]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -79,11 +101,12 @@ def test_a_promotion_reaches_every_worker_within_two_seconds(gunicorn):
     url, var = gunicorn
     status, _, body = call(url + "/api/v1/models/iris")
     assert status == 200 and orjson.loads(body)["production_version"] == 2
-    for i in range(30):  # every worker has v2 cached
+    for _ in range(30):  # every worker has v2 cached
         assert orjson.loads(call(url + "/api/v1/models/iris/predict", BODY)[2])["version"] == 2
 
-    status, _, _ = call(url + "/api/v1/models/iris/versions/1/promote", b"{}",
-                        {"Authorization": f"Bearer {TOKEN}"})
+    status, _, _ = call(
+        url + "/api/v1/models/iris/versions/1/promote", b"{}", {"Authorization": f"Bearer {TOKEN}"}
+    )
     assert status == 200
     promoted = time.monotonic()
     late: list[tuple[str, int]] = []
@@ -105,8 +128,12 @@ def test_metrics_add_up_across_workers(gunicorn):
 
     def predicted_rows() -> float:
         text = call(url + "/metrics")[2].decode()
-        return sum(float(v) for v in re.findall(r'^mlstack_predictions_total\{model="iris",version="\d+"\} (\S+)$',
-                                                text, re.M))
+        return sum(
+            float(v)
+            for v in re.findall(
+                r'^mlstack_predictions_total\{model="iris",version="\d+"\} (\S+)$', text, re.M
+            )
+        )
 
     before = predicted_rows()
     rids = {f"metric-{i}" for i in range(40)}

@@ -1,5 +1,6 @@
 """Through nginx on 5001: Swagger, the headers nginx forwards, predictions, uploads and
 request ids across both access logs. Real processes, HTTP only."""
+
 from __future__ import annotations
 
 import io
@@ -116,13 +117,17 @@ def test_upload_a_model_and_predict_with_it(running):
     buf = io.BytesIO()
     sio.dump(est, buf)
     name = f"it-upload-{uuid.uuid4().hex[:8]}"
-    schema = ('{"features": [{"name": "sepal_length", "type": "numeric"}, {"name": "sepal_width", '
-              '"type": "numeric"}, {"name": "petal_length", "type": "numeric"}, '
-              '{"name": "petal_width", "type": "numeric"}]}')
+    schema = (
+        '{"features": [{"name": "sepal_length", "type": "numeric"}, {"name": "sepal_width", '
+        '"type": "numeric"}, {"name": "petal_length", "type": "numeric"}, '
+        '{"name": "petal_width", "type": "numeric"}]}'
+    )
     files = {"file": ("model.skops", buf.getvalue(), "application/octet-stream")}
     data = {"schema": schema, "promote": "true"}
 
-    assert running.post(f"/api/v1/models/{name}/versions", files=files, data=data).status_code == 401
+    assert (
+        running.post(f"/api/v1/models/{name}/versions", files=files, data=data).status_code == 401
+    )
     r = running.post(f"/api/v1/models/{name}/versions", files=files, data=data, headers=AUTH)
     assert r.status_code == 201, r.text
     assert r.json()["version"] == 1
@@ -141,15 +146,20 @@ def test_upload_over_nginx_body_limit_is_refused(running):
     """client_max_body_size matches the app's limit (100 MB + 1 MB of multipart
     envelope); 102 MB never reaches gunicorn."""
     big = b"\0" * (102 * 1024 * 1024)
-    r = running.post("/api/v1/models/too-big/versions", headers=AUTH,
-                     files={"file": ("m.skops", big)}, timeout=120)
+    r = running.post(
+        "/api/v1/models/too-big/versions",
+        headers=AUTH,
+        files={"file": ("m.skops", big)},
+        timeout=120,
+    )
     assert r.status_code == 413
 
 
 def test_request_id_is_the_same_in_nginx_and_app_access_logs(running):
     rid = "it-" + uuid.uuid4().hex
-    r = running.post("/api/v1/models/iris/predict", json={"instances": [IRIS_ROW]},
-                     headers={"X-Request-ID": rid})
+    r = running.post(
+        "/api/v1/models/iris/predict", json={"instances": [IRIS_ROW]}, headers={"X-Request-ID": rid}
+    )
     assert r.status_code == 200
     assert r.headers["X-Request-ID"] == rid
 
@@ -182,7 +192,11 @@ def test_metrics_aggregate_both_gunicorn_workers(running):
         running.get("/api/v1/health/live")
     text = running.get("/metrics").text
     assert "mlstack_http_requests_total" in text
-    lines = [ln for ln in text.splitlines()
-             if ln.startswith("mlstack_http_requests_total") and "/health/live" in ln
-             and 'status="200"' in ln]
+    lines = [
+        ln
+        for ln in text.splitlines()
+        if ln.startswith("mlstack_http_requests_total")
+        and "/health/live" in ln
+        and 'status="200"' in ln
+    ]
     assert lines and sum(float(ln.rsplit(" ", 1)[1]) for ln in lines) >= 10

@@ -1,6 +1,7 @@
 """Operating the stack: `supervisorctl restart all`, a gunicorn worker killed under
 load, PostgreSQL stopped and started behind a running app. Measured numbers are
 appended to tests/artifacts/stack-measurements.jsonl."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.conftest import (ARTIFACTS, AUTH, LOG_DIR, NGINX_URL, PROGRAMS, eventually,
-                                       train, wait_job)
+from tests.integration.conftest import (
+    ARTIFACTS,
+    AUTH,
+    LOG_DIR,
+    NGINX_URL,
+    PROGRAMS,
+    eventually,
+    train,
+    wait_job,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -31,8 +40,10 @@ NOT_READY_ANSWER_BOUND_S = 5
 def record(name: str, **values) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with open(ARTIFACTS / "stack-measurements.jsonl", "a") as fh:
-        fh.write(json.dumps({"measurement": name, "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                             **values}) + "\n")
+        fh.write(
+            json.dumps({"measurement": name, "at": time.strftime("%Y-%m-%dT%H:%M:%S"), **values})
+            + "\n"
+        )
 
 
 def children(pid: int) -> set[int]:
@@ -56,8 +67,12 @@ def gunicorn_workers(stack) -> tuple[int, set[int]]:
 
 def predict(session: requests.Session | None = None, rid: str | None = None) -> requests.Response:
     headers = {"X-Request-ID": rid} if rid else {}
-    return (session or requests).post(NGINX_URL + "/api/v1/models/iris/predict",
-                                      json={"instances": [IRIS_ROW]}, headers=headers, timeout=15)
+    return (session or requests).post(
+        NGINX_URL + "/api/v1/models/iris/predict",
+        json={"instances": [IRIS_ROW]},
+        headers=headers,
+        timeout=15,
+    )
 
 
 def warm_every_worker(stack, timeout: float = 30) -> None:
@@ -83,12 +98,17 @@ def counts(stack) -> dict:
     models = stack.get("/api/v1/models").json()
     return {
         "models": sorted(m["name"] for m in models),
-        "versions": sorted((m["name"], v["version"]) for m in models
-                           for v in stack.get(f"/api/v1/models/{m['name']}").json()["versions"]),
+        "versions": sorted(
+            (m["name"], v["version"])
+            for m in models
+            for v in stack.get(f"/api/v1/models/{m['name']}").json()["versions"]
+        ),
         "datasets": sorted(d["id"] for d in stack.get("/api/v1/datasets").json()),
-        "jobs": sorted((j["id"], j["status"]) for j in
-                       stack.get("/api/v1/jobs", params={"limit": 500}).json()
-                       if j["status"] in ("succeeded", "failed", "cancelled")),
+        "jobs": sorted(
+            (j["id"], j["status"])
+            for j in stack.get("/api/v1/jobs", params={"limit": 500}).json()
+            if j["status"] in ("succeeded", "failed", "cancelled")
+        ),
     }
 
 
@@ -97,18 +117,34 @@ def test_restart_all_brings_everything_back_with_nothing_lost(running):
     stack.wait_running(PROGRAMS, timeout=60)
     # some of everything: an uploaded dataset and a finished training job on it
     csv = "a,b,y\n" + "".join(f"{i},{i % 5},{i % 2}\n" for i in range(60))
-    ds = stack.post("/api/v1/datasets", headers=AUTH, data={"target": "y", "name": "it-restart"},
-                    files={"file": ("r.csv", csv.encode(), "text/csv")})
+    ds = stack.post(
+        "/api/v1/datasets",
+        headers=AUTH,
+        data={"target": "y", "name": "it-restart"},
+        files={"file": ("r.csv", csv.encode(), "text/csv")},
+    )
     assert ds.status_code == 201, ds.text
-    first = wait_job(stack, train(stack, "it-restart", {"dataset": ds.json()["id"],
-                                                        "algorithm": "decision_tree"})["id"])
+    first = wait_job(
+        stack,
+        train(stack, "it-restart", {"dataset": ds.json()["id"], "algorithm": "decision_tree"})[
+            "id"
+        ],
+    )
     assert first["status"] == "succeeded", first
     before = counts(stack)
 
     # queued just before the restart: the worker may claim it or not; either way it
     # must complete after the restart
-    pending = train(stack, "it-restart", {"dataset": "iris", "algorithm": "gradient_boosting",
-                                          "params": {"n_estimators": 30}, "promote": True})
+    pending = train(
+        stack,
+        "it-restart",
+        {
+            "dataset": "iris",
+            "algorithm": "gradient_boosting",
+            "params": {"n_estimators": 30},
+            "promote": True,
+        },
+    )
     pids_before = {name: pid for name, (_, pid) in stack.status().items()}
     start = time.monotonic()
     out = stack.ctl("restart", "all", timeout=180)
@@ -118,8 +154,12 @@ def test_restart_all_brings_everything_back_with_nothing_lost(running):
     running_seconds = time.monotonic() - start
     stack.wait_ready(timeout=RESTART_ALL_BOUND_S)
     ready_seconds = time.monotonic() - start
-    record("restart_all", supervisorctl_seconds=round(ctl_seconds, 2),
-           all_running_seconds=round(running_seconds, 2), ready_seconds=round(ready_seconds, 2))
+    record(
+        "restart_all",
+        supervisorctl_seconds=round(ctl_seconds, 2),
+        all_running_seconds=round(running_seconds, 2),
+        ready_seconds=round(ready_seconds, 2),
+    )
     assert ready_seconds < RESTART_ALL_BOUND_S
     pids_after = {name: pid for name, (_, pid) in stack.status().items()}
     assert all(pids_after[p] != pids_before[p] for p in PROGRAMS), (pids_before, pids_after)
@@ -132,11 +172,16 @@ def test_restart_all_brings_everything_back_with_nothing_lost(running):
 
     done = wait_job(stack, pending["id"], timeout=120)
     assert done["status"] == "succeeded", done
-    assert stack.get("/api/v1/models/it-restart").json()["production_version"] == done["result_version"]
+    assert (
+        stack.get("/api/v1/models/it-restart").json()["production_version"]
+        == done["result_version"]
+    )
 
     def served():
         # arrays in schema order: the bundled iris columns are named "sepal length (cm)", ...
-        r = stack.post("/api/v1/models/it-restart/predict", json={"instances": [list(IRIS_ROW.values())]})
+        r = stack.post(
+            "/api/v1/models/it-restart/predict", json={"instances": [list(IRIS_ROW.values())]}
+        )
         assert r.status_code == 200, r.text
         assert r.json()["version"] == done["result_version"]
 
@@ -186,9 +231,15 @@ def test_kill_9_of_a_gunicorn_worker_under_load(running):
             t.join(timeout=30)
 
     failed = [(round(ts - killed_at, 3), code) for ts, code in results if code != 200]
-    record("kill_9_gunicorn_worker", requests=len(results), failed=len(failed),
-           failures=failed[:20], replaced_after_seconds=replaced_after,
-           client_concurrency=len(clients), gunicorn_threads=int(os.environ.get("GUNICORN_THREADS", 6)))
+    record(
+        "kill_9_gunicorn_worker",
+        requests=len(results),
+        failed=len(failed),
+        failures=failed[:20],
+        replaced_after_seconds=replaced_after,
+        client_concurrency=len(clients),
+        gunicorn_threads=int(os.environ.get("GUNICORN_THREADS", 6)),
+    )
     assert stack.status()["gunicorn"][1] == master, "the master itself must survive"
     assert replaced_after is not None, "the master did not replace the killed worker"
     # in flight on the dead worker at most: one per thread of that worker
@@ -232,10 +283,14 @@ def test_postgres_down_ready_503_predictions_continue_then_recover(running):
         out = stack.ctl("start", "postgres", timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     recovered = stack.wait_ready(timeout=READY_AFTER_DB_START_BOUND_S)
-    record("postgres_stop_start", ready_503_seconds=round(ready_seconds, 3),
-           models_status=models.status_code, models_seconds=round(models_seconds, 3),
-           ready_again_after_start_seconds=round(time.monotonic() - started, 2),
-           ready_again_after_running_seconds=round(recovered, 2))
+    record(
+        "postgres_stop_start",
+        ready_503_seconds=round(ready_seconds, 3),
+        models_status=models.status_code,
+        models_seconds=round(models_seconds, 3),
+        ready_again_after_start_seconds=round(time.monotonic() - started, 2),
+        ready_again_after_running_seconds=round(recovered, 2),
+    )
     # without restarting the app
     assert gunicorn_workers(stack) == (master, workers)
     assert stack.get("/api/v1/models").status_code == 200

@@ -2,6 +2,7 @@
 the programs in order, so a job being trained finishes on its first attempt; `make
 run` serves on PORT; the runner refuses, before setting anything up, a state directory
 PostgreSQL cannot reach."""
+
 from __future__ import annotations
 
 import os
@@ -16,13 +17,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.conftest import AUTH, PROGRAMS, ROOT, train, wait_job
+from tests.integration.conftest import PROGRAMS, ROOT, train, wait_job
 
 pytestmark = pytest.mark.integration
 
 ALL_PROGRAMS = (*PROGRAMS, "logrotate")
-SHORT_JOB = {"dataset": "breast_cancer", "algorithm": "gradient_boosting",
-             "params": {"n_estimators": 300}}
+SHORT_JOB = {
+    "dataset": "breast_cancer",
+    "algorithm": "gradient_boosting",
+    "params": {"n_estimators": 300},
+}
 
 
 def test_restart_all_stops_in_order_and_the_running_job_finishes_first(running):
@@ -55,13 +59,23 @@ def free_port() -> int:
 
 def test_make_run_serves_on_port(tmp_path):
     port = free_port()
-    env = {**os.environ, "PORT": str(port), "MLSTACK_VAR": str(tmp_path / "var"),
-           "MLSTACK_ENV": "development"}
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "MLSTACK_VAR": str(tmp_path / "var"),
+        "MLSTACK_ENV": "development",
+    }
     for var in ("GUNICORN_BIND", "DATABASE_URL", "MODEL_STORE", "LOG_DIR", "DATASET_STORE"):
         env.pop(var, None)
     log = open(tmp_path / "run.out", "wb")
-    proc = subprocess.Popen([str(ROOT / "conf" / "run-dev.sh")], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(ROOT / "conf" / "run-dev.sh")],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -86,8 +100,9 @@ def test_stack_refuses_a_state_directory_postgres_cannot_reach():
     closed = Path(tempfile.mkdtemp(prefix="mlstack-closed-"))  # 0700, like /root
     try:
         env = {**os.environ, "MLSTACK_VAR": str(closed / "state"), "API_TOKEN": "x"}
-        out = subprocess.run([str(ROOT / "conf" / "stack.sh")], env=env, capture_output=True,
-                             text=True, timeout=60)
+        out = subprocess.run(
+            [str(ROOT / "conf" / "stack.sh")], env=env, capture_output=True, text=True, timeout=60
+        )
         assert out.returncode != 0
         assert "cannot reach" in out.stderr and "MLSTACK_VAR=" in out.stderr, out.stderr
         assert not (closed / "state").exists()  # nothing set up first

@@ -8,6 +8,7 @@ every page go to var/screenshots/.
 
 Kept with the other integration tests so the whole suite starts one stack (its ports
 are fixed). Run alone: flock /tmp/mlstack-stack.lock .venv/bin/pytest tests/integration/test_ui_browser.py"""
+
 from __future__ import annotations
 
 import csv
@@ -20,13 +21,21 @@ import pytest
 import skops.io as sio
 
 from tests.api.test_training import people_csv
-from tests.integration.conftest import AUTH, ROOT, TOKEN, eventually, require_chromium, train, wait_job
+from tests.integration.conftest import (
+    AUTH,
+    ROOT,
+    TOKEN,
+    eventually,
+    require_chromium,
+    train,
+    wait_job,
+)
 from tests.integration.test_browser import CHROMIUM_ARGS, PortForwarder
 
 pytestmark = pytest.mark.integration
 
 SHOTS = ROOT / "var" / "screenshots"
-PEOPLE = "ui-people"    # trained twice through the API: v1 production, v2 available
+PEOPLE = "ui-people"  # trained twice through the API: v1 production, v2 available
 FLOWERS = "ui-flowers"  # uploaded with a non-nullable numeric schema and a sample CSV
 FLOWER_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
@@ -46,27 +55,46 @@ def browser():
 @pytest.fixture(scope="module")
 def models(stack):
     """The people dataset uploaded and trained on (twice), and an uploaded iris tree."""
-    r = stack.post("/api/v1/datasets", headers=AUTH, data={"target": "label"},
-                   files={"file": ("people.csv", people_csv(120), "text/csv")})
+    r = stack.post(
+        "/api/v1/datasets",
+        headers=AUTH,
+        data={"target": "label"},
+        files={"file": ("people.csv", people_csv(120), "text/csv")},
+    )
     assert r.status_code == 201, r.text
     dataset = r.json()["id"]
     for depth in (3, 4):
-        job = train(stack, PEOPLE, {"dataset": dataset, "algorithm": "decision_tree",
-                                    "params": {"max_depth": depth}})
+        job = train(
+            stack,
+            PEOPLE,
+            {"dataset": dataset, "algorithm": "decision_tree", "params": {"max_depth": depth}},
+        )
         assert wait_job(stack, job["id"])["status"] == "succeeded"
 
     from sklearn.datasets import load_iris
     from sklearn.tree import DecisionTreeClassifier
 
     X, y = load_iris(return_X_y=True)
-    schema = {"features": [{"name": n, "type": "numeric", "example": float(x)}
-                           for n, x in zip(FLOWER_FEATURES, X[0])]}
+    schema = {
+        "features": [
+            {"name": n, "type": "numeric", "example": float(x)}
+            for n, x in zip(FLOWER_FEATURES, X[0], strict=True)
+        ]
+    }
     sample = "\n".join([",".join(FLOWER_FEATURES)] + [",".join(map(str, row)) for row in X]) + "\n"
-    r = stack.post(f"/api/v1/models/{FLOWERS}/versions", headers=AUTH,
-                   data={"schema": json.dumps(schema)},
-                   files={"file": ("m.skops", sio.dumps(DecisionTreeClassifier(max_depth=3, random_state=0)
-                                                       .fit(X, y)), "application/octet-stream"),
-                          "sample": ("sample.csv", sample, "text/csv")})
+    r = stack.post(
+        f"/api/v1/models/{FLOWERS}/versions",
+        headers=AUTH,
+        data={"schema": json.dumps(schema)},
+        files={
+            "file": (
+                "m.skops",
+                sio.dumps(DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)),
+                "application/octet-stream",
+            ),
+            "sample": ("sample.csv", sample, "text/csv"),
+        },
+    )
     assert r.status_code == 201, r.text
     assert r.json()["schema"]["features"][0]["statistics"]["max"] == float(X[:, 0].max())
     return {"dataset": dataset}
@@ -76,7 +104,9 @@ class Tab:
     """A browser tab on the stack that records console errors and uncaught exceptions."""
 
     def __init__(self, browser, origin: str, width: int = 1200):
-        self.page = browser.new_page(viewport={"width": width, "height": 1400}, accept_downloads=True)
+        self.page = browser.new_page(
+            viewport={"width": width, "height": 1400}, accept_downloads=True
+        )
         self.origin = origin
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
@@ -107,17 +137,22 @@ def tab(running, browser):
 
 
 def api_predict(stack, name: str, row: dict) -> dict:
-    r = stack.post(f"/api/v1/models/{name}/predict", json={"instances": [row], "return_proba": True})
+    r = stack.post(
+        f"/api/v1/models/{name}/predict", json={"instances": [row], "return_proba": True}
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
 
-@pytest.mark.parametrize("path, ready, shot", [
-    ("/ui/", f"#models-table tr[data-model='{PEOPLE}']", "models"),
-    (f"/ui/models/{PEOPLE}", "#fields [data-feature='city'] select", "model"),
-    ("/ui/train", "#algorithm option", "train"),
-    ("/ui/jobs", "#jobs-table tr[data-job]", "jobs"),
-])
+@pytest.mark.parametrize(
+    "path, ready, shot",
+    [
+        ("/ui/", f"#models-table tr[data-model='{PEOPLE}']", "models"),
+        (f"/ui/models/{PEOPLE}", "#fields [data-feature='city'] select", "model"),
+        ("/ui/train", "#algorithm option", "train"),
+        ("/ui/jobs", "#jobs-table tr[data-job]", "jobs"),
+    ],
+)
 def test_each_page_loads_without_console_errors(tab, models, path, ready, shot):
     page = tab.open(path)
     page.wait_for_selector(ready, state="attached", timeout=15_000)
@@ -146,12 +181,16 @@ def test_the_form_predicts_what_the_api_answers_for_the_same_row(tab, running, m
     page.wait_for_selector("#fields [data-feature='income'] input")
     schema = running.get(f"/api/v1/models/{PEOPLE}/schema").json()
     age = next(f for f in schema["features"] if f["name"] == "age")
-    assert f"Training range {age['statistics']['min']:g} to {age['statistics']['max']:g}" in \
-        page.inner_text("[data-feature='age'] .hint")
+    assert (
+        f"Training range {age['statistics']['min']:g} to {age['statistics']['max']:g}"
+        in page.inner_text("[data-feature='age'] .hint")
+    )
 
-    cases = [({"age": 52, "city": "lyon", "income": None}, "lyon"),
-             ({"age": 23, "city": None, "income": 1500}, "missing"),
-             ({"age": 61, "city": "marseille", "income": 1100}, "other")]
+    cases = [
+        ({"age": 52, "city": "lyon", "income": None}, "lyon"),
+        ({"age": 23, "city": None, "income": 1500}, "missing"),
+        ({"age": 61, "city": "marseille", "income": 1100}, "other"),
+    ]
     for row, city_choice in cases:
         page.fill("input[name='age']", str(row["age"]))
         page.fill("input[name='income']", "" if row["income"] is None else str(row["income"]))
@@ -162,16 +201,27 @@ def test_the_form_predicts_what_the_api_answers_for_the_same_row(tab, running, m
             page.fill("#fields [data-feature='city'] input[type='text']", row["city"])
         else:
             page.locator("select[name='city']").select_option(
-                label=page.locator("select[name='city'] option", has_text=city_choice).inner_text())
+                label=page.locator("select[name='city'] option", has_text=city_choice).inner_text()
+            )
         page.click("#predict-button")
         expected = api_predict(running, PEOPLE, row)
-        page.wait_for_function("(v) => document.querySelector('#prediction').textContent === v",
-                               arg=str(expected["predictions"][0]), timeout=10_000)
-        bars = {g.get_attribute("data-class"): g for g in page.query_selector_all("#probabilities [data-class]")}
+        page.wait_for_function(
+            "(v) => document.querySelector('#prediction').textContent === v",
+            arg=str(expected["predictions"][0]),
+            timeout=10_000,
+        )
+        bars = {
+            g.get_attribute("data-class"): g
+            for g in page.query_selector_all("#probabilities [data-class]")
+        }
         assert sorted(bars) == sorted(map(str, expected["classes"]))
-        for label, p in zip(expected["classes"], expected["probabilities"][0]):
-            assert float(bars[str(label)].get_attribute("data-probability")) == pytest.approx(p, abs=1e-12)
-            assert float(bars[str(label)].query_selector(".proba-value").text_content()) == pytest.approx(p, abs=1e-3)
+        for label, p in zip(expected["classes"], expected["probabilities"][0], strict=True):
+            assert float(bars[str(label)].get_attribute("data-probability")) == pytest.approx(
+                p, abs=1e-12
+            )
+            assert float(
+                bars[str(label)].query_selector(".proba-value").text_content()
+            ) == pytest.approx(p, abs=1e-3)
     tab.shot("predict")
 
     page.fill("input[name='age']", "500")
@@ -203,11 +253,16 @@ def test_a_bad_value_shows_the_apis_message_by_the_field(tab, running, models):
 def test_a_csv_batch_is_scored_with_errors_per_row_and_downloads(tab, running, models):
     body = "age,city,income\n30,paris,1200\n50,,\nold,lyon,1000\n40,nice,1500\n66,lille,1800\n"
     good = body.replace("old,lyon,1000\n", "")
-    expected = running.post(f"/api/v1/models/{PEOPLE}/predict?return_proba=true", data=good,
-                            headers={"Content-Type": "text/csv"}).json()
+    expected = running.post(
+        f"/api/v1/models/{PEOPLE}/predict?return_proba=true",
+        data=good,
+        headers={"Content-Type": "text/csv"},
+    ).json()
     page = tab.open(f"/ui/models/{PEOPLE}")
-    page.set_input_files("input[name='csv']", files=[{"name": "people.csv", "mimeType": "text/csv",
-                                                     "buffer": body.encode()}])
+    page.set_input_files(
+        "input[name='csv']",
+        files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": body.encode()}],
+    )
     page.click("#batch-form button[type=submit]")
     page.wait_for_selector("#batch-download:visible", timeout=15_000)
     assert "4 of 5 rows scored, 1 with errors" in page.inner_text("#batch-summary")
@@ -223,7 +278,7 @@ def test_a_csv_batch_is_scored_with_errors_per_row_and_downloads(tab, running, m
     assert len(rows) == 5
     scored = [r for r in rows if r["prediction"]]
     assert [r["prediction"] for r in scored] == [str(p) for p in expected["predictions"]]
-    for r, probs in zip(scored, expected["probabilities"]):
+    for r, probs in zip(scored, expected["probabilities"], strict=True):
         got = [float(r[f"proba_{c}"]) for c in expected["classes"]]
         assert np.allclose(got, probs)
     assert rows[2]["prediction"] == "" and "age" in rows[2]["error"]
@@ -235,8 +290,10 @@ def test_training_from_a_csv_upload_reaches_the_new_version(tab, running, models
     page = tab.open("/ui/train")
     assert page.locator("#train-button").is_hidden()  # admin only
     tab.sign_in()
-    page.set_input_files("#dataset-file", files=[{"name": "people.csv", "mimeType": "text/csv",
-                                                 "buffer": people_csv(90)}])
+    page.set_input_files(
+        "#dataset-file",
+        files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": people_csv(90)}],
+    )
     page.wait_for_selector("#upload-target option[value='label']", state="attached")
     page.select_option("#upload-target", "label")
     page.click("#upload-button")
@@ -271,6 +328,7 @@ def test_promote_and_roll_back(tab, running, models):
     def production_is(n):
         def check():
             assert running.get(f"/api/v1/models/{PEOPLE}").json()["production_version"] == n
+
         eventually(check)
         page.wait_for_selector(f"#versions-table tr[data-version='{n}'][data-stage='production']")
 
@@ -310,7 +368,9 @@ def test_the_model_page_predicts_through_a_port_mapping(running, browser, models
         page.wait_for_selector("input[name='sepal_length']")
         page.click("#example-button")
         page.click("#predict-button")
-        page.wait_for_function("document.querySelector('#prediction').textContent === '0'", timeout=10_000)
+        page.wait_for_function(
+            "document.querySelector('#prediction').textContent === '0'", timeout=10_000
+        )
         assert t.errors == []
     finally:
         t.close()

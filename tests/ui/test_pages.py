@@ -1,6 +1,7 @@
 """The /ui/ pages rendered by the Flask test client (SQLite and PostgreSQL): each
 page's shell, its links, its scripts, and the UI_ENABLED switch. What the scripts do
 in a browser is tested in tests/integration/test_ui_browser.py."""
+
 from __future__ import annotations
 
 import re
@@ -71,8 +72,13 @@ def test_the_vendored_library_ships_with_its_licence(client):
 
 
 def test_ui_disabled_removes_the_pages_and_root_goes_to_swagger(tmp_path):
-    app = create_app(TestingConfig(var_dir=tmp_path / "var", DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
-                                   UI_ENABLED=False))
+    app = create_app(
+        TestingConfig(
+            var_dir=tmp_path / "var",
+            DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
+            UI_ENABLED=False,
+        )
+    )
     client = app.test_client()
     assert client.get("/ui/").status_code == 404
     res = client.get("/")

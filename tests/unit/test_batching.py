@@ -1,5 +1,6 @@
 """Micro-batching: concurrent requests share predict calls, and every caller gets
 exactly the answer a call of its own would have given."""
+
 import threading
 
 import numpy as np
@@ -51,14 +52,16 @@ def test_concurrent_requests_share_calls_and_get_their_own_answers(iris_models, 
     model = iris_models["gb"]
     recorder = Recorder(model)
     batcher = MicroBatcher(recorder, max_wait=0.05, max_rows=1000)
-    rows = [X[i * 7:i * 7 + 1 + i % 3] for i in range(16)]
+    rows = [X[i * 7 : i * 7 + 1 + i % 3] for i in range(16)]
     results, errors = run_concurrently(batcher, rows)
     assert not errors
     for i, r in enumerate(rows):
         assert results[i]["predictions"] == model.predict(r).tolist()
         assert results[i]["classes"] == [0, 1, 2]
         if i % 2 == 0:
-            np.testing.assert_allclose(results[i]["probabilities"], model.predict_proba(r), rtol=1e-12)
+            np.testing.assert_allclose(
+                results[i]["probabilities"], model.predict_proba(r), rtol=1e-12
+            )
         else:
             assert "probabilities" not in results[i]
     assert sum(recorder.sizes) == sum(len(r) for r in rows)
@@ -81,7 +84,7 @@ def test_a_failing_row_fails_only_its_own_request(iris_models, iris_data):
     bad = X[3]
     recorder = Recorder(iris_models["tree"], fail_on=bad)
     batcher = MicroBatcher(recorder, max_wait=0.05)
-    rows = [X[i:i + 1] for i in range(8)]
+    rows = [X[i : i + 1] for i in range(8)]
     results, errors = run_concurrently(batcher, rows, proba_for=lambda i: False)
     assert set(errors) == {3}
     assert set(results) == set(range(8)) - {3}
@@ -102,7 +105,9 @@ def test_requests_that_leave_without_rows_do_not_hold_the_leader(iris_models, ir
 
 
 @pytest.mark.parametrize("max_wait, max_rows, n", [(0, 100, 1), (0.01, 5, 10)])
-def test_batching_off_or_large_inputs_go_straight_through(iris_models, iris_data, max_wait, max_rows, n):
+def test_batching_off_or_large_inputs_go_straight_through(
+    iris_models, iris_data, max_wait, max_rows, n
+):
     recorder = Recorder(iris_models["tree"])
     batcher = MicroBatcher(recorder, max_wait=max_wait, max_rows=max_rows)
     with batcher.slot() as slot:
@@ -128,7 +133,7 @@ def test_requests_arriving_during_a_prediction_form_the_next_batch(iris_models, 
 
     def one(i):
         with batcher.slot() as slot:
-            results[i] = slot.predict(X[i:i + 1], False)
+            results[i] = slot.predict(X[i : i + 1], False)
 
     first = threading.Thread(target=one, args=(0,))
     first.start()
@@ -139,4 +144,4 @@ def test_requests_arriving_during_a_prediction_form_the_next_batch(iris_models, 
     for t in [first, *others]:
         t.join(10)
     assert recorder.sizes == [1, 5]
-    assert all(results[i]["predictions"] == model.predict(X[i:i + 1]).tolist() for i in range(6))
+    assert all(results[i]["predictions"] == model.predict(X[i : i + 1]).tolist() for i in range(6))

@@ -1,5 +1,6 @@
 """Building bundles without a server: determinism, the manifest, the deployment files
 taken from this repository's own files, the models and their answered examples."""
+
 import hashlib
 import io
 import json
@@ -33,13 +34,25 @@ def trained():
 
     rng = np.random.default_rng(1)
     n = 120
-    frame = pd.DataFrame({"age": rng.normal(45, 12, n).round(), "city": rng.choice(["paris", "lyon", "nice"], n),
-                          "income": rng.normal(1500, 300, n).round()})
+    frame = pd.DataFrame(
+        {
+            "age": rng.normal(45, 12, n).round(),
+            "city": rng.choice(["paris", "lyon", "nice"], n),
+            "income": rng.normal(1500, 300, n).round(),
+        }
+    )
     frame.loc[::7, "income"] = np.nan
     frame.loc[::11, "city"] = None
     frame["label"] = np.where(frame["age"] > 45, "senior", "junior")
-    result = train({"dataset": "people", "target": "label", "algorithm": "random_forest",
-                    "params": {"n_estimators": 10}}, frame)
+    result = train(
+        {
+            "dataset": "people",
+            "target": "label",
+            "algorithm": "random_forest",
+            "params": {"n_estimators": 10},
+        },
+        frame,
+    )
     return result
 
 
@@ -59,7 +72,9 @@ def test_two_builds_give_the_same_bytes(mixed, flowers):
     second = build([again, flowers], resolve(FULL, "postgres"), TREE)
     assert first.archive == second.archive
     names = zipfile.ZipFile(io.BytesIO(first.archive)).namelist()
-    assert names == sorted(names) and all(n.startswith("mlstack-bundle-mixed-flowers/") for n in names)
+    assert names == sorted(names) and all(
+        n.startswith("mlstack-bundle-mixed-flowers/") for n in names
+    )
     infos = zipfile.ZipFile(io.BytesIO(first.archive)).infolist()
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     modes = {i.filename.split("/", 1)[1]: i.external_attr >> 16 for i in infos}
@@ -74,16 +89,36 @@ def test_the_manifest_lists_every_file_with_size_and_sha256(mixed):
     for path, card in listed.items():
         data = bundle.files[path].data
         assert (card["bytes"], card["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
-    assert doc["components"] == ["api", "database", "swagger", "tests"] and doc["database"] == "sqlite"
-    assert doc["models"] == [{"name": "mixed", "source_version": None, "artifact": "models/mixed/model.skops",
-                              "artifact_sha256": mixed.artifact_sha256, "sklearn_version": mixed.sklearn_version}]
-    assert doc["mlstack_version"] == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert (
+        doc["components"] == ["api", "database", "swagger", "tests"] and doc["database"] == "sqlite"
+    )
+    assert doc["models"] == [
+        {
+            "name": "mixed",
+            "source_version": None,
+            "artifact": "models/mixed/model.skops",
+            "artifact_sha256": mixed.artifact_sha256,
+            "sklearn_version": mixed.sklearn_version,
+        }
+    ]
+    assert (
+        doc["mlstack_version"]
+        == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    )
 
 
 def test_deployment_files_are_this_repositorys_own(mixed):
     bundle = build([mixed], resolve(FULL + ["training"], "postgres"), TREE)
-    for rel in ("nginx.conf", "conf/entrypoint.sh", "conf/gunicorn.conf.py", "logging.conf",
-                "docker-compose.yml", "supervisord.conf", "conf/run-dev.sh", "app/core/registry.py"):
+    for rel in (
+        "nginx.conf",
+        "conf/entrypoint.sh",
+        "conf/gunicorn.conf.py",
+        "logging.conf",
+        "docker-compose.yml",
+        "supervisord.conf",
+        "conf/run-dev.sh",
+        "app/core/registry.py",
+    ):
         assert bundle.files[rel].data == (ROOT / rel).read_bytes(), rel
     dockerfile = bundle.files["Dockerfile"].data.decode()
     assert dockerfile.startswith((ROOT / "Dockerfile").read_text().rstrip("\n"))
@@ -99,7 +134,11 @@ def test_parts_left_out_are_filtered_from_the_shared_files(mixed):
     run_dev = bundle.files["conf/run-dev.sh"].data.decode()
     assert "gunicorn -c conf/gunicorn.conf.py wsgi:app" in run_dev and "wsgi worker" not in run_dev
     env = bundle.files["bundle.env"].data.decode()
-    assert "TRAINING_ENABLED=false" in env and "SWAGGER_ENABLED=false" in env and "UI_ENABLED=false" in env
+    assert (
+        "TRAINING_ENABLED=false" in env
+        and "SWAGGER_ENABLED=false" in env
+        and "UI_ENABLED=false" in env
+    )
 
 
 def test_an_offline_bundle_has_a_scorer_and_no_server(mixed):
@@ -107,7 +146,10 @@ def test_an_offline_bundle_has_a_scorer_and_no_server(mixed):
     assert "conf/run-dev.sh" not in bundle.files and "tests/test_scoring.py" in bundle.files
     makefile = bundle.files["Makefile"].data.decode()
     assert "predict: install" in makefile and "run: install" not in makefile
-    assert "make predict MODEL=mixed INPUT=rows.csv OUTPUT=scored.csv" in bundle.files["README.md"].data.decode()
+    assert (
+        "make predict MODEL=mixed INPUT=rows.csv OUTPUT=scored.csv"
+        in bundle.files["README.md"].data.decode()
+    )
 
 
 def test_dependencies_are_pinned_scikit_learn_to_the_models_version(mixed):
@@ -127,7 +169,9 @@ def test_examples_include_missing_values_answered_by_the_model(mixed, trained):
     est = trained.pipeline
     assert [e["row"] for e in mixed.examples][1] == {"age": None, "city": None, "income": None}
     for example in mixed.examples:
-        frame = pd.DataFrame([example["row"]]).astype({"age": float, "city": object, "income": float})
+        frame = pd.DataFrame([example["row"]]).astype(
+            {"age": float, "city": object, "income": float}
+        )
         assert example["prediction"] == est.predict(frame)[0]
         assert example["probabilities"] == pytest.approx(est.predict_proba(frame)[0].tolist())
 
@@ -140,8 +184,13 @@ def test_the_offline_scorer_answers_a_csv_like_the_model(tmp_path, mixed, traine
     model = load(tmp_path / "models", None)
     scored = score(model, b"age,city,income\n30,paris,1200\n,lyon,\n50,,1800\n").splitlines()
     assert scored[0] == "age,city,income,prediction,proba_junior,proba_senior"
-    frame = pd.DataFrame({"age": [30.0, None, 50.0], "city": ["paris", "lyon", None],
-                          "income": [1200.0, None, 1800.0]}).astype({"city": object})
+    frame = pd.DataFrame(
+        {
+            "age": [30.0, None, 50.0],
+            "city": ["paris", "lyon", None],
+            "income": [1200.0, None, 1800.0],
+        }
+    ).astype({"city": object})
     assert [line.split(",")[3] for line in scored[1:]] == trained.pipeline.predict(frame).tolist()
 
 

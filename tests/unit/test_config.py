@@ -1,4 +1,5 @@
 """Configuration from the environment: renamed settings, the environment name, flags."""
+
 import pytest
 
 from app.config import config_from_env, parse_bool
@@ -18,7 +19,10 @@ def test_the_old_batch_setting_names_are_read_with_a_warning(monkeypatch):
     monkeypatch.setenv("BATCH_MAX_ROWS", "7")
     with pytest.warns(FutureWarning) as warned:
         config = config_from_env()
-    assert sorted(str(w.message).split(" is ")[0] for w in warned) == ["BATCH_MAX_ROWS", "MAX_BATCH_ROWS"]
+    assert sorted(str(w.message).split(" is ")[0] for w in warned) == [
+        "BATCH_MAX_ROWS",
+        "MAX_BATCH_ROWS",
+    ]
     assert config.MAX_PREDICT_ROWS == 123
     assert config.MICROBATCH_MAX_ROWS == 7
 
@@ -30,8 +34,19 @@ def test_a_new_name_wins_over_its_old_one(monkeypatch):
     assert config_from_env().MAX_PREDICT_ROWS == 50
 
 
-@pytest.mark.parametrize("word, value", [("1", True), ("TRUE", True), (" yes ", True), ("on", True),
-                                         ("0", False), ("false", False), ("No", False), ("off", False)])
+@pytest.mark.parametrize(
+    "word, value",
+    [
+        ("1", True),
+        ("TRUE", True),
+        (" yes ", True),
+        ("on", True),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+        ("off", False),
+    ],
+)
 def test_true_and_false_words(word, value):
     assert parse_bool(word) is value
 

@@ -1,5 +1,6 @@
 """The access log's rotating handler (app.logs.SizeRotatingFileHandler) and formatter
 (app.logs.Formatter)."""
+
 from __future__ import annotations
 
 import logging
@@ -13,7 +14,9 @@ from app.logs import Formatter, SizeRotatingFileHandler
 
 
 def _record(i: int) -> logging.LogRecord:
-    return logging.LogRecord("mlstack.access", logging.INFO, __file__, 1, "request %05d %s", (i, "x" * 40), None)
+    return logging.LogRecord(
+        "mlstack.access", logging.INFO, __file__, 1, "request %05d %s", (i, "x" * 40), None
+    )
 
 
 def test_rolls_over_once_past_max_bytes_and_loses_no_line(tmp_path):

@@ -1,5 +1,6 @@
 """app.core.queue on SQLite and on a real PostgreSQL server: claims, heartbeats,
 retries after a lost worker, cancellation."""
+
 from __future__ import annotations
 
 import threading

@@ -1,5 +1,6 @@
 """The registry with a real database (SQLite here; the API tests repeat the flows on
 PostgreSQL): versions, promotion, the per-process cache, artifact safety."""
+
 import pickle
 import time
 
@@ -52,7 +53,9 @@ def test_first_version_becomes_production_and_later_ones_wait_for_promotion(reg,
     assert reg.get_model("iris")["production_version"] == 1
 
 
-def test_a_promotion_by_another_process_is_seen_after_the_refresh_interval(reg, iris_models, tmp_path):
+def test_a_promotion_by_another_process_is_seen_after_the_refresh_interval(
+    reg, iris_models, tmp_path
+):
     reg.add_estimator("iris", iris_models["tree"], schema=iris_schema())
     reg.add_estimator("iris", iris_models["gb"], schema=iris_schema())
     assert reg.resolve("iris").version == 1
@@ -65,7 +68,9 @@ def test_a_promotion_by_another_process_is_seen_after_the_refresh_interval(reg, 
 
 
 def test_metadata_is_recorded(reg, iris_models):
-    v = reg.add_estimator("iris", iris_models["gb"], schema=iris_schema(), metrics={"accuracy": 0.9})
+    v = reg.add_estimator(
+        "iris", iris_models["gb"], schema=iris_schema(), metrics={"accuracy": 0.9}
+    )
     assert v["task"] == "classification"
     assert v["algorithm"] == "GradientBoostingClassifier"
     assert v["classes"] == [0, 1, 2]
@@ -101,7 +106,9 @@ def test_pickle_is_refused_unless_the_operator_opted_in(reg, iris_models, tmp_pa
     with pytest.raises(InvalidInput, match="ALLOW_PICKLE"):
         reg.add_version("iris", data, "pickle", schema=iris_schema())
     reg.allow_pickle = True
-    assert reg.add_version("iris", data, "pickle", schema=iris_schema())["artifact_format"] == "pickle"
+    assert (
+        reg.add_version("iris", data, "pickle", schema=iris_schema())["artifact_format"] == "pickle"
+    )
 
 
 @pytest.mark.parametrize("data", [b"not a zip", b"PK\x03\x04garbage"])
@@ -112,8 +119,16 @@ def test_garbage_uploads_are_refused(reg, data):
 
 def test_a_schema_whose_names_contradict_the_fitted_names_is_refused(reg, mixed_model):
     with pytest.raises(InvalidInput, match="differ"):
-        reg.add_estimator("mixed", mixed_model[0], schema={"features": [
-            {"name": "city", "type": "categorical", "categories": ["a"]}, {"name": "age"}]})
+        reg.add_estimator(
+            "mixed",
+            mixed_model[0],
+            schema={
+                "features": [
+                    {"name": "city", "type": "categorical", "categories": ["a"]},
+                    {"name": "age"},
+                ]
+            },
+        )
 
 
 @pytest.mark.parametrize("name", ["Iris", "-x", "a" * 65, "a b", "../etc", ""])
@@ -142,7 +157,9 @@ def test_the_cache_keeps_serving_when_the_database_goes_away(reg, iris_models, t
     assert reg.resolve("iris").version == 1
 
 
-def test_preload_loads_and_predicts_once_without_counting_a_call(tmp_path, iris_models, mixed_model, caplog):
+def test_preload_loads_and_predicts_once_without_counting_a_call(
+    tmp_path, iris_models, mixed_model, caplog
+):
     calls = []
     db = Database(f"sqlite:///{tmp_path / 'w.db'}")
     db.upgrade()
@@ -151,14 +168,21 @@ def test_preload_loads_and_predicts_once_without_counting_a_call(tmp_path, iris_
     est, _ = mixed_model
     reg.add_estimator("people", est)  # categorical + nullable features: the example row must fit
     fresh = Registry(Database(db.url), ArtifactStore(tmp_path / "store"))
-    service = PredictionService(fresh, max_request_rows=10, batch_wait_seconds=0, batch_max_rows=256,
-                                on_call=lambda *key: calls.append(key))
+    service = PredictionService(
+        fresh,
+        max_request_rows=10,
+        batch_wait_seconds=0,
+        batch_max_rows=256,
+        on_call=lambda *key: calls.append(key),
+    )
     assert fresh.preload_production() == 2
     assert "could not warm" not in caplog.text  # both predicted on their schema's example row
     assert calls == []  # the warm-up predictions are not client calls
     with service.begin("people", None) as prediction:
         schema = prediction.model.schema
-        assert prediction.run(schema.rows_to_matrix([schema.example_instance()], 1)[0], False)["predictions"]
+        assert prediction.run(schema.rows_to_matrix([schema.example_instance()], 1)[0], False)[
+            "predictions"
+        ]
     assert calls == [("people", 1)]
     fresh.db.dispose()
     db.dispose()

@@ -1,5 +1,6 @@
 """The feature schema: derivation from estimators, uploaded schema checks, and the
 conversion of request rows (JSON and CSV) with errors that name the problem."""
+
 import numpy as np
 import pytest
 
@@ -34,14 +35,17 @@ def test_derive_schema_reads_categories_and_imputers_from_a_pipeline(mixed_model
     assert city["nullable"] is True
 
 
-@pytest.mark.parametrize("doc, problem", [
-    ({}, "features"),
-    ({"features": []}, "features"),
-    ({"features": [{"name": "", "type": "numeric"}]}, "features[0].name"),
-    ({"features": [{"name": "a", "type": "text"}]}, "features[0].type"),
-    ({"features": [{"name": "a"}, {"name": "a"}]}, "features[1].name"),
-    ({"features": [{"name": "c", "type": "categorical"}]}, "features[0].categories"),
-])
+@pytest.mark.parametrize(
+    "doc, problem",
+    [
+        ({}, "features"),
+        ({"features": []}, "features"),
+        ({"features": [{"name": "", "type": "numeric"}]}, "features[0].name"),
+        ({"features": [{"name": "a", "type": "text"}]}, "features[0].type"),
+        ({"features": [{"name": "a"}, {"name": "a"}]}, "features[1].name"),
+        ({"features": [{"name": "c", "type": "categorical"}]}, "features[0].categories"),
+    ],
+)
 def test_check_schema_rejects_bad_documents(doc, problem):
     with pytest.raises(InvalidInput) as err:
         check_schema(doc)
@@ -61,7 +65,7 @@ def test_booleans_count_as_one_and_zero_on_both_paths(schema):
 
 
 def test_rows_as_objects_and_arrays_give_the_same_matrix(schema):
-    as_objects = [dict(zip(reversed(IRIS_FEATURES), [0.2, 1.4, 3.5, 5.1]))]
+    as_objects = [dict(zip(reversed(IRIS_FEATURES), [0.2, 1.4, 3.5, 5.1], strict=True))]
     m1, n1 = schema.rows_to_matrix(as_objects, 10)
     m2, n2 = schema.rows_to_matrix([[5.1, 3.5, 1.4, 0.2]], 10)
     assert n1 == n2 == 1
@@ -69,20 +73,41 @@ def test_rows_as_objects_and_arrays_give_the_same_matrix(schema):
     np.testing.assert_array_equal(m1, m2)
 
 
-@pytest.mark.parametrize("instances, key, words", [
-    ([{"sepal_length": 1, "sepal_width": 1, "petal_length": 1}], "instances[0].petal_width", "missing"),
-    ([{"sepal_length": 1, "sepal_width": 1, "petal_length": 1, "petal_width": 1, "colour": 3}],
-     "instances[0].colour", "unknown feature"),
-    ([{"sepal_lenght": 1, "sepal_width": 1, "petal_length": 1, "petal_width": 1}],
-     "instances[0].sepal_lenght", "did you mean 'sepal_length'"),
-    ([[1, 2, 3]], "instances[0]", "expected 4 values"),
-    ([[1, 2, 3, "x"]], "instances[0].petal_width", "expected a number"),
-    ([[1, 2, 3, None]], "instances[0].petal_width", "missing value"),
-    ([[1, 2, 3, float("inf")]], "instances[0].petal_width", "finite"),
-    ([[1, 2, 3, [4]]], "instances[0].petal_width", "expected a number"),
-    (["row"], "instances[0]", "a row must be"),
-    ([[1, 2, 3, 4], [1, 2, 3, "y"]], "instances[1].petal_width", "expected a number"),
-])
+@pytest.mark.parametrize(
+    "instances, key, words",
+    [
+        (
+            [{"sepal_length": 1, "sepal_width": 1, "petal_length": 1}],
+            "instances[0].petal_width",
+            "missing",
+        ),
+        (
+            [
+                {
+                    "sepal_length": 1,
+                    "sepal_width": 1,
+                    "petal_length": 1,
+                    "petal_width": 1,
+                    "colour": 3,
+                }
+            ],
+            "instances[0].colour",
+            "unknown feature",
+        ),
+        (
+            [{"sepal_lenght": 1, "sepal_width": 1, "petal_length": 1, "petal_width": 1}],
+            "instances[0].sepal_lenght",
+            "did you mean 'sepal_length'",
+        ),
+        ([[1, 2, 3]], "instances[0]", "expected 4 values"),
+        ([[1, 2, 3, "x"]], "instances[0].petal_width", "expected a number"),
+        ([[1, 2, 3, None]], "instances[0].petal_width", "missing value"),
+        ([[1, 2, 3, float("inf")]], "instances[0].petal_width", "finite"),
+        ([[1, 2, 3, [4]]], "instances[0].petal_width", "expected a number"),
+        (["row"], "instances[0]", "a row must be"),
+        ([[1, 2, 3, 4], [1, 2, 3, "y"]], "instances[1].petal_width", "expected a number"),
+    ],
+)
 def test_bad_rows_are_rejected_naming_the_field(schema, instances, key, words):
     with pytest.raises(InvalidInput) as err:
         schema.rows_to_matrix(instances, 10)
@@ -111,8 +136,13 @@ def test_categorical_rows_accept_nulls_when_nullable_and_reject_unknown_categori
 
 
 def test_unknown_categories_pass_when_the_model_handles_them():
-    doc = check_schema({"features": [{"name": "c", "type": "categorical", "categories": ["a"],
-                                      "allow_unknown": True}]})
+    doc = check_schema(
+        {
+            "features": [
+                {"name": "c", "type": "categorical", "categories": ["a"], "allow_unknown": True}
+            ]
+        }
+    )
     matrix, _ = CompiledSchema.from_doc(doc).rows_to_matrix([["zzz"]], 10)
     assert matrix[0, 0] == "zzz"
 
@@ -124,16 +154,31 @@ def test_csv_body_with_columns_in_any_order(schema):
     np.testing.assert_array_equal(matrix, [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])
 
 
-@pytest.mark.parametrize("body, key_or_words", [
-    (b"", "empty"),
-    (b"sepal_length,sepal_width,petal_length,petal_width\n", "no rows"),
-    (b"sepal_length,sepal_width,petal_length\n1,2,3\n", "header.petal_width"),
-    (b"sepal_length,sepal_width,petal_length,petal_width,sepal_length\n1,2,3,4,5\n", "duplicate"),
-    (b"sepal_length,sepal_width,petal_length,petal_width\n1,2,3,abc\n", "instances[0].petal_width"),
-    (b"sepal_length,sepal_width,petal_length,petal_width\n1,2,3,\n", "instances[0].petal_width"),
-    (b"sepal_length,sepal_width,petal_length,petal_width\n1,2,3,inf\n", "instances[0].petal_width"),
-    (b"\xff\xfe\x00", "UTF-8"),
-])
+@pytest.mark.parametrize(
+    "body, key_or_words",
+    [
+        (b"", "empty"),
+        (b"sepal_length,sepal_width,petal_length,petal_width\n", "no rows"),
+        (b"sepal_length,sepal_width,petal_length\n1,2,3\n", "header.petal_width"),
+        (
+            b"sepal_length,sepal_width,petal_length,petal_width,sepal_length\n1,2,3,4,5\n",
+            "duplicate",
+        ),
+        (
+            b"sepal_length,sepal_width,petal_length,petal_width\n1,2,3,abc\n",
+            "instances[0].petal_width",
+        ),
+        (
+            b"sepal_length,sepal_width,petal_length,petal_width\n1,2,3,\n",
+            "instances[0].petal_width",
+        ),
+        (
+            b"sepal_length,sepal_width,petal_length,petal_width\n1,2,3,inf\n",
+            "instances[0].petal_width",
+        ),
+        (b"\xff\xfe\x00", "UTF-8"),
+    ],
+)
 def test_bad_csv_bodies_are_rejected(schema, body, key_or_words):
     with pytest.raises(InvalidInput) as err:
         schema.csv_to_matrix(body, 10)
@@ -147,5 +192,5 @@ def test_csv_with_too_many_rows_is_payload_too_large(schema):
 
 
 def test_example_instance_uses_recorded_examples(schema, mixed_schema):
-    assert schema.example_instance() == dict(zip(IRIS_FEATURES, [5.1, 3.5, 1.4, 0.2]))
+    assert schema.example_instance() == dict(zip(IRIS_FEATURES, [5.1, 3.5, 1.4, 0.2], strict=True))
     assert mixed_schema.example_instance() == {"age": 0.0, "city": "lyon"}

@@ -1,4 +1,5 @@
 """Per-feature training statistics (app.core.statistics) and the schema keeping them."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,12 +64,22 @@ def test_unreadable_samples_are_refused(body):
 
 
 def test_check_schema_keeps_well_formed_statistics_and_drops_junk():
-    doc = {"features": [
-        {"name": "a", "type": "numeric", "statistics": {"min": 1, "max": 2.5, "median": "x", "count": 4}},
-        {"name": "c", "type": "categorical", "categories": ["u"],
-         "statistics": {"frequencies": [{"value": "u", "frequency": 1.0}, {"value": [1]}]}},
-        {"name": "d", "type": "numeric", "statistics": "nonsense"},
-    ]}
+    doc = {
+        "features": [
+            {
+                "name": "a",
+                "type": "numeric",
+                "statistics": {"min": 1, "max": 2.5, "median": "x", "count": 4},
+            },
+            {
+                "name": "c",
+                "type": "categorical",
+                "categories": ["u"],
+                "statistics": {"frequencies": [{"value": "u", "frequency": 1.0}, {"value": [1]}]},
+            },
+            {"name": "d", "type": "numeric", "statistics": "nonsense"},
+        ]
+    }
     out = check_schema(doc)["features"]
     assert out[0]["statistics"] == {"count": 4, "min": 1.0, "max": 2.5}
     assert out[1]["statistics"] == {"frequencies": [{"value": "u", "frequency": 1.0}]}
@@ -78,8 +89,13 @@ def test_check_schema_keeps_well_formed_statistics_and_drops_junk():
 def test_the_example_row_uses_the_median_and_the_most_frequent_category():
     from app.core.schema import CompiledSchema
 
-    schema = with_statistics({"features": [
-        {"name": "age", "type": "numeric"},
-        {"name": "city", "type": "categorical", "categories": ["lyon", "paris"]},
-    ]}, pd.DataFrame({"age": [10.0, 20.0, 90.0], "city": ["paris", "paris", "lyon"]}))
+    schema = with_statistics(
+        {
+            "features": [
+                {"name": "age", "type": "numeric"},
+                {"name": "city", "type": "categorical", "categories": ["lyon", "paris"]},
+            ]
+        },
+        pd.DataFrame({"age": [10.0, 20.0, 90.0], "city": ["paris", "paris", "lyon"]}),
+    )
     assert CompiledSchema.from_doc(schema).example_instance() == {"age": 20.0, "city": "paris"}

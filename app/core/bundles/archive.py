@@ -1,14 +1,14 @@
 """The manifest and the deterministic zip: the same files give the same bytes
 (entries sorted, one fixed timestamp, fixed modes and compression)."""
-from __future__ import annotations
 
-from typing import Any
+from __future__ import annotations
 
 import hashlib
 import io
 import json
 import zipfile
 from dataclasses import dataclass
+from typing import Any
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 UNIX = 3
@@ -25,7 +25,10 @@ class BundleFile:
 
 
 def file_cards(files: dict[str, BundleFile]) -> list[dict[str, Any]]:
-    return [{"path": path, "bytes": len(f.data), "sha256": f.sha256} for path, f in sorted(files.items())]
+    return [
+        {"path": path, "bytes": len(f.data), "sha256": f.sha256}
+        for path, f in sorted(files.items())
+    ]
 
 
 def manifest(files: dict[str, BundleFile], header: dict[str, Any]) -> bytes:

@@ -4,13 +4,24 @@ The rules follow from how this stack runs: the supervised stack (conf/entrypoint
 and supervisord.conf) always prepares and runs PostgreSQL and is the only thing that
 runs nginx; `make run` (conf/run-dev.sh) serves gunicorn alone on SQLite or any
 DATABASE_URL; an offline bundle (no `api`) has no server at all."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from app.core.errors import InvalidInput
 
-COMPONENTS = ("api", "swagger", "ui", "training", "database", "nginx", "supervisor", "docker", "tests")
+COMPONENTS = (
+    "api",
+    "swagger",
+    "ui",
+    "training",
+    "database",
+    "nginx",
+    "supervisor",
+    "docker",
+    "tests",
+)
 DATABASES = ("sqlite", "postgres")
 DEFAULT_COMPONENTS = ("api", "swagger", "database", "tests")
 
@@ -20,7 +31,11 @@ REQUIRES: tuple[tuple[str, str, str], ...] = (
     ("ui", "api", "the web pages are a client of the HTTP API"),
     ("training", "api", "training is started through the HTTP API"),
     ("training", "database", "training jobs are queued in the database"),
-    ("database", "api", "only the HTTP service keeps a registry database; the offline scorer reads the models' files"),
+    (
+        "database",
+        "api",
+        "only the HTTP service keeps a registry database; the offline scorer reads the models' files",
+    ),
     ("api", "database", "the HTTP service keeps its model registry in a database"),
     ("nginx", "api", "nginx proxies the HTTP API"),
     ("nginx", "supervisor", "nginx runs under supervisord in this stack (supervisord.conf)"),
@@ -54,32 +69,45 @@ def resolve(components: object = None, database: object = None) -> Choice:
     if components is None:
         components = list(DEFAULT_COMPONENTS)
     if not isinstance(components, (list, tuple)) or not all(isinstance(c, str) for c in components):
-        raise InvalidInput("components must be a list of names",
-                           {"components": "expected a list of strings from " + ", ".join(COMPONENTS)})
+        raise InvalidInput(
+            "components must be a list of names",
+            {"components": "expected a list of strings from " + ", ".join(COMPONENTS)},
+        )
     unknown = [c for c in components if c not in COMPONENTS]
     if unknown:
-        raise InvalidInput("unknown components: " + ", ".join(repr(c[:40]) for c in unknown[:10]),
-                           {"components": "choose from " + ", ".join(COMPONENTS)})
+        raise InvalidInput(
+            "unknown components: " + ", ".join(repr(c[:40]) for c in unknown[:10]),
+            {"components": "choose from " + ", ".join(COMPONENTS)},
+        )
     chosen = frozenset(components)
     if database is not None and database not in DATABASES:
-        raise InvalidInput(f"unknown database {str(database)[:40]!r}",
-                           {"database": "choose sqlite or postgres"})
+        raise InvalidInput(
+            f"unknown database {str(database)[:40]!r}", {"database": "choose sqlite or postgres"}
+        )
     if database is not None and "database" not in chosen:
-        raise InvalidInput("a database engine was given but the 'database' component is off",
-                           {"database": "add 'database' to the components or leave it out"})
+        raise InvalidInput(
+            "a database engine was given but the 'database' component is off",
+            {"database": "add 'database' to the components or leave it out"},
+        )
     engine = (database or "sqlite") if "database" in chosen else None
     errors = {}
     for component, needed, why in REQUIRES:
         if component in chosen and needed not in chosen and component not in errors:
             errors[component] = f"needs '{needed}': {why}"
     if engine == "postgres" and "supervisor" not in chosen:
-        errors["database"] = ("postgres needs 'supervisor': the stack's entrypoint creates and "
-                              "supervisord runs the PostgreSQL server")
+        errors["database"] = (
+            "postgres needs 'supervisor': the stack's entrypoint creates and "
+            "supervisord runs the PostgreSQL server"
+        )
     if "supervisor" in chosen and engine == "sqlite":
-        errors["supervisor"] = ("needs database postgres: the supervised stack (conf/entrypoint.sh, "
-                                "supervisord.conf) always prepares and runs PostgreSQL")
+        errors["supervisor"] = (
+            "needs database postgres: the supervised stack (conf/entrypoint.sh, "
+            "supervisord.conf) always prepares and runs PostgreSQL"
+        )
     if errors:
-        raise InvalidInput("these components cannot be combined: "
-                           + "; ".join(f"{k} {v}" for k, v in errors.items()),
-                           {f"components.{k}": v for k, v in errors.items()})
+        raise InvalidInput(
+            "these components cannot be combined: "
+            + "; ".join(f"{k} {v}" for k, v in errors.items()),
+            {f"components.{k}": v for k, v in errors.items()},
+        )
     return Choice(chosen, engine)

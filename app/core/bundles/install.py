@@ -1,12 +1,12 @@
 """A bundle's first start: register the models it carries (models/<name>/model.json
 and the artifact beside it) into its own, still empty, registry."""
-from __future__ import annotations
 
-from typing import Any
+from __future__ import annotations
 
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from app.core.errors import ArtifactCorrupt, ModelNotFound
 from app.core.registry import Registry
@@ -20,7 +20,9 @@ def read_bundle_models(directory: Path) -> list[tuple[dict[str, Any], bytes]]:
     out = []
     for record_path in sorted(Path(directory).glob("*/model.json")):
         record = json.loads(record_path.read_text())
-        data = read_verified(record_path.parent / record["artifact"], record["source"]["artifact_sha256"])
+        data = read_verified(
+            record_path.parent / record["artifact"], record["source"]["artifact_sha256"]
+        )
         out.append((record, data))
     if not out:
         raise ArtifactCorrupt(f"no models under {directory} (models/<name>/model.json)")
@@ -37,9 +39,17 @@ def register_bundle_models(registry: Registry, directory: Path) -> list[str]:
         except ModelNotFound:
             pass
         lineage = {"bundled_from": record["source"], "training": record["training"]}
-        v = registry.add_version(record["name"], data, record["artifact_format"], schema=record["schema"],
-                                 metrics=record["metrics"], training=lineage, algorithm=record["algorithm"],
-                                 promote=True, description=record["description"])
+        v = registry.add_version(
+            record["name"],
+            data,
+            record["artifact_format"],
+            schema=record["schema"],
+            metrics=record["metrics"],
+            training=lineage,
+            algorithm=record["algorithm"],
+            promote=True,
+            description=record["description"],
+        )
         added.append(f"{v['model']} v{v['version']}")
     log.info("bundle models registered: %s", ", ".join(added) or "none new")
     return added

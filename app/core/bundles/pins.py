@@ -1,5 +1,6 @@
 """The bundle's pyproject.toml: mlstack's own, with every dependency pinned to the
 version running here and scikit-learn to the version the models were made with."""
+
 from __future__ import annotations
 
 import re
@@ -19,10 +20,12 @@ NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?")
 def sklearn_version(models: list[BundleModel]) -> str:
     versions = sorted({m.sklearn_version for m in models})
     if len(versions) != 1:
-        raise InvalidInput("the models were made with different scikit-learn versions ("
-                           + ", ".join(f"{m.name}: {m.sklearn_version}" for m in models)
-                           + "); one bundle pins one: bundle them separately",
-                           {"models": "mixed scikit-learn versions"})
+        raise InvalidInput(
+            "the models were made with different scikit-learn versions ("
+            + ", ".join(f"{m.name}: {m.sklearn_version}" for m in models)
+            + "); one bundle pins one: bundle them separately",
+            {"models": "mixed scikit-learn versions"},
+        )
     return versions[0]
 
 
@@ -54,9 +57,17 @@ def pinned_pyproject(pyproject: str, models: list[BundleModel]) -> tuple[str, di
     sklearn = sklearn_version(models)
     deps = [pin(r, sklearn) for r in doc["project"]["dependencies"]]
     deps += [pin(name, sklearn) for name in NUMERIC_LIBRARIES]
-    tests = [pin(r, sklearn) for r in doc["project"]["optional-dependencies"]["test"]
-             if package_name(r) in BUNDLE_TEST_TOOLS]
-    text = re.sub(r"(?ms)^dependencies = \[\n.*?^\]", lambda _m: _toml_list("dependencies", deps), pyproject, count=1)
+    tests = [
+        pin(r, sklearn)
+        for r in doc["project"]["optional-dependencies"]["test"]
+        if package_name(r) in BUNDLE_TEST_TOOLS
+    ]
+    text = re.sub(
+        r"(?ms)^dependencies = \[\n.*?^\]",
+        lambda _m: _toml_list("dependencies", deps),
+        pyproject,
+        count=1,
+    )
     text = re.sub(r"(?ms)^test = \[\n.*?^\]", lambda _m: _toml_list("test", tests), text, count=1)
     check = tomllib.loads(text)["project"]
     if check["dependencies"] != deps or check["optional-dependencies"]["test"] != tests:

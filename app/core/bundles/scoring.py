@@ -5,6 +5,7 @@
 Rows are checked against the model's schema exactly as the API checks them; the
 output is the input with a `prediction` column and, for classifiers that have
 them, one `proba_<class>` column per class."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,15 +26,22 @@ def load(directory: Path, name: str | None) -> LoadedModel:
     models = read_bundle_models(directory)
     names = [r["name"] for r, _ in models]
     if name is None and len(models) > 1:
-        raise InvalidInput("this bundle has several models: choose one with MODEL=NAME ("
-                           + ", ".join(names) + ")")
+        raise InvalidInput(
+            "this bundle has several models: choose one with MODEL=NAME (" + ", ".join(names) + ")"
+        )
     chosen = [(r, d) for r, d in models if name is None or r["name"] == name]
     if not chosen:
         raise InvalidInput(f"no model {name!r} in this bundle; it has " + ", ".join(names))
     record, data = chosen[0]
     est = load_bytes(data, record["artifact_format"])
-    return LoadedModel(record["name"], 1, record["task"], est, CompiledSchema.from_doc(record["schema"]),
-                       record["classes"])
+    return LoadedModel(
+        record["name"],
+        1,
+        record["task"],
+        est,
+        CompiledSchema.from_doc(record["schema"]),
+        record["classes"],
+    )
 
 
 def score(model: LoadedModel, body: bytes) -> str:
@@ -43,15 +51,21 @@ def score(model: LoadedModel, body: bytes) -> str:
     rows = [r for r in csv.reader(io.StringIO(body.decode("utf-8"))) if r]
     header, rows = rows[0], rows[1:]
     if len(rows) != n:
-        raise InvalidInput(f"read {n} rows for the model but {len(rows)} CSV lines: check the quoting")
+        raise InvalidInput(
+            f"read {n} rows for the model but {len(rows)} CSV lines: check the quoting"
+        )
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    proba_columns = [f"proba_{c}" for c in answer.get("classes", [])] if "probabilities" in answer else []
+    proba_columns = (
+        [f"proba_{c}" for c in answer.get("classes", [])] if "probabilities" in answer else []
+    )
     writer.writerow([*header, "prediction", *proba_columns])
     for i, row in enumerate(rows):
         extra = [repr(p) for p in answer["probabilities"][i]] if proba_columns else []
         prediction = answer["predictions"][i]
-        writer.writerow([*row, repr(prediction) if isinstance(prediction, float) else prediction, *extra])
+        writer.writerow(
+            [*row, repr(prediction) if isinstance(prediction, float) else prediction, *extra]
+        )
     return out.getvalue()
 
 
@@ -60,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=Path, default=Path("models"))
     parser.add_argument("--input", type=Path, required=True)
     parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--model", default=None, help="the model's name (needed when there are several)")
+    parser.add_argument(
+        "--model", default=None, help="the model's name (needed when there are several)"
+    )
     args = parser.parse_args(argv)
     try:
         model = load(args.models, args.model or None)

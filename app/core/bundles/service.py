@@ -1,4 +1,5 @@
 """Bundles as a service: build from registered versions, keep, read back."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,11 +17,15 @@ REQUEST_FIELDS = ("models", "components", "database")
 
 def check_request(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise InvalidInput("send a JSON object: {\"models\": [\"iris\", \"people@1\"], \"components\": [...]}",
-                           {"body": "expected a JSON object"})
+        raise InvalidInput(
+            'send a JSON object: {"models": ["iris", "people@1"], "components": [...]}',
+            {"body": "expected a JSON object"},
+        )
     unknown = sorted(str(k)[:40] for k in body if k not in REQUEST_FIELDS)
     if unknown:
-        raise InvalidInput("unknown field(s): " + ", ".join(unknown), {k: "unknown field" for k in unknown})
+        raise InvalidInput(
+            "unknown field(s): " + ", ".join(unknown), {k: "unknown field" for k in unknown}
+        )
     if "models" not in body:
         raise InvalidInput("'models' is required", {"models": "required"})
     return body
@@ -44,4 +49,8 @@ class BundleService:
         return {"id": bundle_id, "name": bundle.name, "files": bundle.cards()}
 
     def show(self, bundle_id: str) -> dict[str, Any]:
-        return {"id": bundle_id, "name": self.store.name(bundle_id), "files": self.store.files(bundle_id)}
+        return {
+            "id": bundle_id,
+            "name": self.store.name(bundle_id),
+            "files": self.store.files(bundle_id),
+        }

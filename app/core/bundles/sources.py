@@ -3,6 +3,7 @@
 parameterised for the chosen parts. One source of truth: the very supervisord.conf,
 nginx.conf, entrypoint, gunicorn settings, logging.conf, Dockerfile and compose file
 the stack and its tests run; nothing here is a second copy of them."""
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,10 @@ class SourceTree:
         try:
             return path.read_bytes()
         except OSError:
-            raise Unavailable(f"bundles need mlstack's deployment files, and {path} is missing: "
-                              "set MLSTACK_HOME to an mlstack checkout") from None
+            raise Unavailable(
+                f"bundles need mlstack's deployment files, and {path} is missing: "
+                "set MLSTACK_HOME to an mlstack checkout"
+            ) from None
 
     def text(self, rel: str) -> str:
         return self.read(rel).decode("utf-8")
@@ -48,8 +51,11 @@ class SourceTree:
         for root in CODE_ROOTS:
             for path in sorted((self.home / root).rglob("*")):
                 rel = path.relative_to(self.home).as_posix()
-                if path.is_file() and not any(p in SKIPPED_PARTS or p.startswith(".") for p in rel.split("/")) \
-                        and not rel.endswith(SKIPPED_SUFFIXES):
+                if (
+                    path.is_file()
+                    and not any(p in SKIPPED_PARTS or p.startswith(".") for p in rel.split("/"))
+                    and not rel.endswith(SKIPPED_SUFFIXES)
+                ):
                     out.append(rel)
         return out
 
@@ -61,7 +67,9 @@ class SourceTree:
                 for rel in paths:
                     files[rel] = self.read(rel)
         if "supervisord.conf" in files:
-            files["supervisord.conf"] = supervisord_for(self.text("supervisord.conf"), choice).encode()
+            files["supervisord.conf"] = supervisord_for(
+                self.text("supervisord.conf"), choice
+            ).encode()
         if "Dockerfile" in files:
             files["Dockerfile"] = dockerfile_for(self.text("Dockerfile"), choice).encode()
         return files
@@ -105,8 +113,11 @@ def drop_lines(text: str, patterns: list[str], what: str) -> str:
 
 
 def run_dev_without_worker(script: str) -> str:
-    return drop_lines(script, [r"^flask --app wsgi worker", r"^worker=\$!", r"^trap .*\$worker"],
-                      "conf/run-dev.sh")
+    return drop_lines(
+        script,
+        [r"^flask --app wsgi worker", r"^worker=\$!", r"^trap .*\$worker"],
+        "conf/run-dev.sh",
+    )
 
 
 def env_lines(choice: Choice) -> dict[str, str]:
@@ -124,7 +135,8 @@ def dockerfile_for(dockerfile: str, choice: Choice) -> str:
     env = " \\\n    ".join(f"{k}={v}" for k, v in env_lines(choice).items())
     return dockerfile.rstrip("\n") + (
         "\n\n# This bundle: its own models (registered on first start, no demo models) and parts.\n"
-        f"ENV {env}\n")
+        f"ENV {env}\n"
+    )
 
 
 def makefile_install_rule(makefile: str) -> str:
@@ -133,6 +145,8 @@ def makefile_install_rule(makefile: str) -> str:
     header = next((b for b in blocks if "VENV ?=" in b), None)
     rule = next((b for b in blocks if b.startswith("$(BIN)/.installed:")), None)
     if header is None or rule is None:
-        raise Unavailable("the Makefile no longer has its VENV variables and $(BIN)/.installed rule")
+        raise Unavailable(
+            "the Makefile no longer has its VENV variables and $(BIN)/.installed rule"
+        )
     header = "\n".join(line for line in header.splitlines() if not line.startswith(("#", ".PHONY")))
     return header + "\n\n" + rule.rstrip("\n") + "\n"

@@ -3,9 +3,8 @@
 The id is the zip's own sha256 (first 32 hex digits): the same models and parts give
 the same id. Files are served from the zip by their exact entry name, never by a
 filesystem path built from the request."""
-from __future__ import annotations
 
-from typing import Any
+from __future__ import annotations
 
 import json
 import os
@@ -13,6 +12,7 @@ import re
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from app.core.errors import NotFound
 from app.core.runtime import sha256_bytes
@@ -44,7 +44,9 @@ class BundleStore:
             expired = True
         if expired:
             path.unlink(missing_ok=True)
-            raise NotFound(f"no bundle {bundle_id!r} (bundles expire after {self.ttl_seconds / 3600:g} h)")
+            raise NotFound(
+                f"no bundle {bundle_id!r} (bundles expire after {self.ttl_seconds / 3600:g} h)"
+            )
         return path
 
     def archive(self, bundle_id: str) -> bytes:
@@ -55,8 +57,9 @@ class BundleStore:
         with zipfile.ZipFile(self.path(bundle_id)) as archive:
             top = archive.namelist()[0].split("/", 1)[0]
             raw = archive.read(f"{top}/manifest.json")
-        cards = json.loads(raw)["files"] + [{"path": "manifest.json", "bytes": len(raw),
-                                             "sha256": sha256_bytes(raw)}]
+        cards = json.loads(raw)["files"] + [
+            {"path": "manifest.json", "bytes": len(raw), "sha256": sha256_bytes(raw)}
+        ]
         return sorted(cards, key=lambda c: c["path"])
 
     def file(self, bundle_id: str, rel: str) -> bytes:

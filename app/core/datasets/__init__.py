@@ -1,5 +1,6 @@
 """Datasets for training: the bundled scikit-learn ones, uploaded CSVs (reading and the
 store), and the column profiles spec validation works from."""
+
 from app.core.datasets.bundled import (
     BUNDLED,
     BUNDLED_TARGET,

@@ -1,4 +1,5 @@
 """The datasets scikit-learn ships, offered for training by name ("iris")."""
+
 from __future__ import annotations
 
 import functools
@@ -22,16 +23,25 @@ class BundledDataset:
 
 
 BUNDLED: dict[str, BundledDataset] = {
-    "iris": BundledDataset("load_iris", "classification",
-                           "Iris flowers: 150 rows, 4 measurements, 3 species"),
-    "wine": BundledDataset("load_wine", "classification",
-                           "Wine recognition: 178 rows, 13 chemical measurements, 3 cultivars"),
-    "breast_cancer": BundledDataset("load_breast_cancer", "classification",
-                                    "Breast cancer Wisconsin: 569 rows, 30 features, "
-                                    "malignant or benign"),
-    "diabetes": BundledDataset("load_diabetes", "regression",
-                               "Diabetes progression: 442 rows, 10 baseline variables, "
-                               "a disease progression score (regression)"),
+    "iris": BundledDataset(
+        "load_iris", "classification", "Iris flowers: 150 rows, 4 measurements, 3 species"
+    ),
+    "wine": BundledDataset(
+        "load_wine",
+        "classification",
+        "Wine recognition: 178 rows, 13 chemical measurements, 3 cultivars",
+    ),
+    "breast_cancer": BundledDataset(
+        "load_breast_cancer",
+        "classification",
+        "Breast cancer Wisconsin: 569 rows, 30 features, malignant or benign",
+    ),
+    "diabetes": BundledDataset(
+        "load_diabetes",
+        "regression",
+        "Diabetes progression: 442 rows, 10 baseline variables, "
+        "a disease progression score (regression)",
+    ),
 }
 
 
@@ -55,8 +65,10 @@ def _cached(name: str) -> tuple[pd.DataFrame, str]:
 def load_bundled(name: str) -> pd.DataFrame:
     """A bundled dataset as a DataFrame (a copy: callers may change it)."""
     if name not in BUNDLED:
-        raise InvalidInput(f"unknown bundled dataset {name!r}; known: {', '.join(BUNDLED)}",
-                           {"dataset": "unknown dataset"})
+        raise InvalidInput(
+            f"unknown bundled dataset {name!r}; known: {', '.join(BUNDLED)}",
+            {"dataset": "unknown dataset"},
+        )
     frame: pd.DataFrame = _cached(name)[0].copy()
     return frame
 
@@ -71,7 +83,16 @@ def bundled_catalogue() -> list[dict[str, Any]]:
     out = []
     for name, meta in BUNDLED.items():
         info = bundled_info(name)
-        out.append({"id": name, "name": name, "description": meta.description,
-                    "target": info.target, "n_rows": info.n_rows, "sha256": info.sha256,
-                    "task": meta.task, "columns": info.columns})
+        out.append(
+            {
+                "id": name,
+                "name": name,
+                "description": meta.description,
+                "target": info.target,
+                "n_rows": info.n_rows,
+                "sha256": info.sha256,
+                "task": meta.task,
+                "columns": info.columns,
+            }
+        )
     return out

@@ -1,5 +1,6 @@
 """Reading an uploaded CSV (UTF-8, header row) into a DataFrame, refusing what pandas
 would otherwise read silently wrong."""
+
 from __future__ import annotations
 
 import csv
@@ -33,7 +34,7 @@ def _decode_head(data: bytes) -> str:
         pass
     # the cut may split a multi-byte character: only fail if the start is not UTF-8
     try:
-        return data[:_HEAD_BYTES - 3].decode("utf-8-sig", errors="strict")
+        return data[: _HEAD_BYTES - 3].decode("utf-8-sig", errors="strict")
     except UnicodeDecodeError:
         raise InvalidInput("the CSV file is not UTF-8 text", {"file": "not UTF-8"}) from None
 
@@ -42,31 +43,40 @@ def _column_names(text_head: str) -> list[str]:
     try:
         header = next(csv.reader(io.StringIO(text_head)))
     except (csv.Error, StopIteration) as exc:
-        raise InvalidInput(f"the CSV header cannot be parsed: {exc}",
-                           {"file": "bad header"}) from None
+        raise InvalidInput(
+            f"the CSV header cannot be parsed: {exc}", {"file": "bad header"}
+        ) from None
     names = [h.strip() for h in header]
     blank = [str(i + 1) for i, n in enumerate(names) if not n]
     if blank:
-        raise InvalidInput("the CSV header has unnamed column(s) at position " + ", ".join(blank),
-                           {"file": "unnamed columns"})
+        raise InvalidInput(
+            "the CSV header has unnamed column(s) at position " + ", ".join(blank),
+            {"file": "unnamed columns"},
+        )
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise InvalidInput("duplicate column names in the CSV header: " + ", ".join(dupes),
-                           {"file": "duplicate columns: " + ", ".join(dupes)})
+        raise InvalidInput(
+            "duplicate column names in the CSV header: " + ", ".join(dupes),
+            {"file": "duplicate columns: " + ", ".join(dupes)},
+        )
     if len(names) < 2:
-        raise InvalidInput("the CSV needs at least two columns: one or more features and a target",
-                           {"file": "too few columns"})
+        raise InvalidInput(
+            "the CSV needs at least two columns: one or more features and a target",
+            {"file": "too few columns"},
+        )
     return names
 
 
 def _parse(data: bytes) -> pd.DataFrame:
     try:
-        frame: pd.DataFrame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig",
-                                          skipinitialspace=True, on_bad_lines="error")
+        frame: pd.DataFrame = pd.read_csv(
+            io.BytesIO(data), encoding="utf-8-sig", skipinitialspace=True, on_bad_lines="error"
+        )
     except UnicodeDecodeError:
         raise InvalidInput("the CSV file is not UTF-8 text", {"file": "not UTF-8"}) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise InvalidInput(f"the CSV file cannot be parsed: {first}",
-                           {"file": "unparseable"}) from None
+        raise InvalidInput(
+            f"the CSV file cannot be parsed: {first}", {"file": "unparseable"}
+        ) from None
     return frame

@@ -2,6 +2,7 @@
 its data again.
 
 Numbers and booleans are numeric (booleans as 0/1); anything else is categorical."""
+
 from __future__ import annotations
 
 import hashlib
@@ -37,13 +38,15 @@ def profile_columns(frame: pd.DataFrame) -> list[ColumnProfile]:
     for name in frame.columns:
         col = frame[name]
         kind = column_kind(col)
-        out.append({
-            "name": str(name),
-            "type": "categorical" if kind == "str" else "numeric",
-            "dtype": kind,
-            "n_unique": int(col.nunique(dropna=True)),
-            "n_missing": int(col.isna().sum()),
-        })
+        out.append(
+            {
+                "name": str(name),
+                "type": "categorical" if kind == "str" else "numeric",
+                "dtype": kind,
+                "n_unique": int(col.nunique(dropna=True)),
+                "n_missing": int(col.isna().sum()),
+            }
+        )
     return out
 
 
@@ -64,8 +67,13 @@ class DatasetInfo:
     sha256: str | None = None
 
     @classmethod
-    def from_frame(cls, id: str | int, frame: pd.DataFrame, target: str | None = None,
-                   sha256: str | None = None) -> DatasetInfo:
+    def from_frame(
+        cls,
+        id: str | int,
+        frame: pd.DataFrame,
+        target: str | None = None,
+        sha256: str | None = None,
+    ) -> DatasetInfo:
         return cls(id, profile_columns(frame), len(frame), target, sha256)
 
     def column(self, name: str) -> ColumnProfile | None:

@@ -4,6 +4,7 @@ Ids are strings: a bundled dataset's name ("iris") or an upload's database id ("
 Uploaded files live content-addressed under the store's root (<sha256>.csv, written to
 a temporary file and renamed into place); their columns, inferred types, row count and
 sha256 are rows of the `datasets` table."""
+
 from __future__ import annotations
 
 import hashlib
@@ -43,14 +44,25 @@ def _cell(value: Any) -> Any:
 
 
 def _sample(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): _cell(v) for k, v in row.items()}
-            for row in frame.head(SAMPLE_ROWS).to_dict(orient="records")]
+    return [
+        {str(k): _cell(v) for k, v in row.items()}
+        for row in frame.head(SAMPLE_ROWS).to_dict(orient="records")
+    ]
 
 
 def _upload_dict(row: Dataset) -> DatasetDict:
-    return {"id": str(row.id), "source": "upload", "name": row.name, "description": None,
-            "target": row.target, "n_rows": row.n_rows, "sha256": row.sha256,
-            "size_bytes": row.size_bytes, "columns": row.columns, "created_at": row.created_at}
+    return {
+        "id": str(row.id),
+        "source": "upload",
+        "name": row.name,
+        "description": None,
+        "target": row.target,
+        "n_rows": row.n_rows,
+        "sha256": row.sha256,
+        "size_bytes": row.size_bytes,
+        "columns": row.columns,
+        "created_at": row.created_at,
+    }
 
 
 def _bundled_dict(entry: DatasetDict) -> DatasetDict:
@@ -66,19 +78,24 @@ class DatasetStore:
     def add(self, name: str, data: bytes, target: str) -> DatasetDict:
         """Store an uploaded CSV once it parses and holds `target`."""
         if len(data) > self.max_bytes:
-            raise PayloadTooLarge(f"the CSV is {len(data)} bytes; "
-                                  f"the limit is {self.max_bytes} bytes")
+            raise PayloadTooLarge(
+                f"the CSV is {len(data)} bytes; the limit is {self.max_bytes} bytes"
+            )
         if not isinstance(name, str) or not _NAME.match(name):
-            raise InvalidInput("a dataset name is 1-128 printable characters",
-                               {"name": "invalid name"})
+            raise InvalidInput(
+                "a dataset name is 1-128 printable characters", {"name": "invalid name"}
+            )
         if not target:
-            raise InvalidInput("name the target column ('target' form field)",
-                               {"target": "required"})
+            raise InvalidInput(
+                "name the target column ('target' form field)", {"target": "required"}
+            )
         frame = read_csv(data)
         if target not in frame.columns:
-            raise InvalidInput(f"the CSV has no target column {target!r}; columns: "
-                               + ", ".join(map(str, frame.columns))[:500],
-                               {"target": "not a column of the CSV"})
+            raise InvalidInput(
+                f"the CSV has no target column {target!r}; columns: "
+                + ", ".join(map(str, frame.columns))[:500],
+                {"target": "not a column of the CSV"},
+            )
         if frame[target].isna().all():
             raise InvalidInput(f"the target column {target!r} has no values", {"target": "empty"})
         columns = profile_columns(frame)
@@ -86,14 +103,22 @@ class DatasetStore:
         rel = f"{digest}.csv"
         write_atomic(self.root / rel, data)
         with self.db.session() as s:
-            row = Dataset(name=name, target=target, columns=columns, n_rows=len(frame),
-                          sha256=digest, path=rel, size_bytes=len(data))
+            row = Dataset(
+                name=name,
+                target=target,
+                columns=columns,
+                n_rows=len(frame),
+                sha256=digest,
+                path=rel,
+                size_bytes=len(data),
+            )
             s.add(row)
             s.flush()
             out = _upload_dict(row)
         out["sample"] = _sample(frame)
-        log.info("stored dataset %s (%s): %d rows, %d columns", out["id"], name, len(frame),
-                 len(columns))
+        log.info(
+            "stored dataset %s (%s): %d rows, %d columns", out["id"], name, len(frame), len(columns)
+        )
         return out
 
     def list(self) -> list[DatasetDict]:
@@ -122,8 +147,9 @@ class DatasetStore:
             return out
         row = self._row(dataset_id)
         out = _upload_dict(row)
-        head = pd.read_csv(self.root / row.path, encoding="utf-8-sig", skipinitialspace=True,
-                           nrows=SAMPLE_ROWS)
+        head = pd.read_csv(
+            self.root / row.path, encoding="utf-8-sig", skipinitialspace=True, nrows=SAMPLE_ROWS
+        )
         out["sample"] = _sample(head)
         return out
 
@@ -160,6 +186,7 @@ def read_upload(stream: BinaryIO | Any, limit: int) -> bytes:
     """Read at most `limit` bytes from an upload stream; more is a 413."""
     data: bytes = stream.read(limit + 1)
     if len(data) > limit:
-        raise PayloadTooLarge(f"the upload exceeds the limit of {limit} bytes "
-                              f"({limit // (1024 * 1024)} MB)")
+        raise PayloadTooLarge(
+            f"the upload exceeds the limit of {limit} bytes ({limit // (1024 * 1024)} MB)"
+        )
     return data

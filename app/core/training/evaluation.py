@@ -1,4 +1,5 @@
 """Metrics of a fitted pipeline on held-out rows, and k-fold cross-validation."""
+
 from __future__ import annotations
 
 import math
@@ -22,16 +23,20 @@ def evaluate(pipeline: Any, X: pd.DataFrame, y: np.ndarray[Any, Any], task: str)
 def regression_metrics(y: np.ndarray[Any, Any], pred: np.ndarray[Any, Any]) -> Metrics:
     from sklearn import metrics as m
 
-    return {"rmse": float(math.sqrt(m.mean_squared_error(y, pred))),
-            "mae": float(m.mean_absolute_error(y, pred)),
-            "r2": float(m.r2_score(y, pred)) if len(y) > 1 else None}
+    return {
+        "rmse": float(math.sqrt(m.mean_squared_error(y, pred))),
+        "mae": float(m.mean_absolute_error(y, pred)),
+        "r2": float(m.r2_score(y, pred)) if len(y) > 1 else None,
+    }
 
 
 def classification_metrics(y: np.ndarray[Any, Any], pred: np.ndarray[Any, Any]) -> Metrics:
     from sklearn import metrics as m
 
-    return {"accuracy": float(m.accuracy_score(y, pred)),
-            "f1_macro": float(m.f1_score(y, pred, average="macro", zero_division=0))}
+    return {
+        "accuracy": float(m.accuracy_score(y, pred)),
+        "f1_macro": float(m.f1_score(y, pred, average="macro", zero_division=0)),
+    }
 
 
 def _roc_auc(pipeline: Any, X: pd.DataFrame, y: np.ndarray[Any, Any]) -> Metrics:
@@ -49,8 +54,16 @@ def _roc_auc(pipeline: Any, X: pd.DataFrame, y: np.ndarray[Any, Any]) -> Metrics
     return {"roc_auc": float(m.roc_auc_score(y, proba, multi_class="ovr", labels=classes))}
 
 
-def cross_validate(pipeline: Any, X: pd.DataFrame, y: np.ndarray[Any, Any], task: str, *,
-                   folds: int, seed: int, smallest_class: int | None) -> Metrics:
+def cross_validate(
+    pipeline: Any,
+    X: pd.DataFrame,
+    y: np.ndarray[Any, Any],
+    task: str,
+    *,
+    folds: int,
+    seed: int,
+    smallest_class: int | None,
+) -> Metrics:
     """Mean and standard deviation of each metric over `folds` shuffled folds (stratified
     for classification), each fitting a fresh clone of `pipeline`."""
     from sklearn.base import clone
@@ -74,6 +87,8 @@ def _splitter(task: str, folds: int, seed: int, smallest_class: int | None) -> A
     if task != "classification":
         return KFold(folds, shuffle=True, random_state=seed)
     if smallest_class is not None and smallest_class < folds:
-        raise InvalidInput(f"cv_folds={folds} but the smallest class has only "
-                           f"{smallest_class} rows", {"cv_folds": "too many folds"})
+        raise InvalidInput(
+            f"cv_folds={folds} but the smallest class has only {smallest_class} rows",
+            {"cv_folds": "too many folds"},
+        )
     return StratifiedKFold(folds, shuffle=True, random_state=seed)

@@ -1,5 +1,6 @@
 """The pipeline a training job fits (preprocessing + estimator), the data as it is fed
 to it, and the service's feature schema read back from a fitted one."""
+
 from __future__ import annotations
 
 import math
@@ -24,22 +25,49 @@ def build_pipeline(columns: list[ColumnProfile], estimator: Any) -> Any:
     categorical = [c["name"] for c in columns if c["type"] == "categorical"]
     transformers = []
     if numeric:
-        transformers.append(("numeric", Pipeline([
-            ("impute", SimpleImputer(strategy="median")),
-            ("scale", StandardScaler()),
-        ]), numeric))
+        transformers.append(
+            (
+                "numeric",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="median")),
+                        ("scale", StandardScaler()),
+                    ]
+                ),
+                numeric,
+            )
+        )
     if categorical:
-        transformers.append(("categorical", Pipeline([
-            ("impute", SimpleImputer(strategy="most_frequent")),
-            # the service hands missing categories over as None rather than NaN
-            ("impute_none", SimpleImputer(missing_values=None, strategy="most_frequent")),
-            ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=100,
-                                     sparse_output=False)),
-        ]), categorical))
-    return Pipeline([
-        ("preprocess", ColumnTransformer(transformers, remainder="drop")),
-        ("model", estimator),
-    ])
+        transformers.append(
+            (
+                "categorical",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="most_frequent")),
+                        # the service hands missing categories over as None rather than NaN
+                        (
+                            "impute_none",
+                            SimpleImputer(missing_values=None, strategy="most_frequent"),
+                        ),
+                        (
+                            "onehot",
+                            OneHotEncoder(
+                                handle_unknown="infrequent_if_exist",
+                                max_categories=100,
+                                sparse_output=False,
+                            ),
+                        ),
+                    ]
+                ),
+                categorical,
+            )
+        )
+    return Pipeline(
+        [
+            ("preprocess", ColumnTransformer(transformers, remainder="drop")),
+            ("model", estimator),
+        ]
+    )
 
 
 def prepare_features(frame: pd.DataFrame, columns: list[ColumnProfile]) -> pd.DataFrame:
@@ -78,9 +106,15 @@ def feature_schema(pipeline: Any, columns: list[ColumnProfile]) -> dict[str, Any
     features: list[dict[str, Any]] = []
     for c in columns:
         if c["type"] == "categorical":
-            features.append({"name": c["name"], "type": "categorical",
-                             "categories": categories[c["name"]], "allow_unknown": True,
-                             "nullable": True})
+            features.append(
+                {
+                    "name": c["name"],
+                    "type": "categorical",
+                    "categories": categories[c["name"]],
+                    "allow_unknown": True,
+                    "nullable": True,
+                }
+            )
         else:
             features.append({"name": c["name"], "type": "numeric", "nullable": True})
     return {"features": features}
@@ -93,6 +127,7 @@ def _categories(pipeline: Any) -> dict[str, list[Any]]:
         if name == "categorical":
             enc = trans.named_steps["onehot"]
             for col, cats in zip(cols, enc.categories_, strict=True):
-                categories[col] = [jsonable(c) for c in cats
-                                   if not (isinstance(c, float) and math.isnan(c))]
+                categories[col] = [
+                    jsonable(c) for c in cats if not (isinstance(c, float) and math.isnan(c))
+                ]
     return categories

@@ -8,6 +8,7 @@ allowed (up to MAX_CLASSES classes), regression of a text target is refused.
 
 Each field has one validator: it records what is wrong with its field in `errors` and
 returns the field's value (default filled in) for the fields checked after it."""
+
 from __future__ import annotations
 
 import math
@@ -17,11 +18,21 @@ from app.core.datasets import ColumnProfile, DatasetInfo
 from app.core.errors import InvalidInput
 from app.core.training.algorithms import ALGORITHMS, TASKS, make_estimator
 
-MAX_INT_CLASSES = 20      # integer targets with at most this many values are classes
-MAX_CLASSES = 200         # an explicit classification task beyond this is refused
+MAX_INT_CLASSES = 20  # integer targets with at most this many values are classes
+MAX_CLASSES = 200  # an explicit classification task beyond this is refused
 MAX_CV_FOLDS = 20
-SPEC_KEYS = ("dataset", "target", "features", "algorithm", "params", "task", "test_size",
-             "cv_folds", "random_state", "promote")
+SPEC_KEYS = (
+    "dataset",
+    "target",
+    "features",
+    "algorithm",
+    "params",
+    "task",
+    "test_size",
+    "cv_folds",
+    "random_state",
+    "promote",
+)
 DEFAULT_ALGORITHM = "random_forest"
 DEFAULT_TEST_SIZE = 0.2
 DEFAULT_RANDOM_STATE = 0
@@ -55,9 +66,17 @@ def validate_spec(spec: Any, dataset: DatasetInfo) -> dict[str, Any]:
     params = _check_params(spec.get("params") or {}, algorithm, task, random_state, errors)
     if errors:
         raise InvalidInput(_summary(errors), errors)
-    out = {"dataset": dataset.id, "target": target, "algorithm": algorithm, "task": task,
-           "params": params, "test_size": float(test_size), "cv_folds": cv_folds,
-           "random_state": random_state, "promote": promote}
+    out = {
+        "dataset": dataset.id,
+        "target": target,
+        "algorithm": algorithm,
+        "task": task,
+        "params": params,
+        "test_size": float(test_size),
+        "cv_folds": cv_folds,
+        "random_state": random_state,
+        "promote": promote,
+    }
     if spec.get("features") is not None and features is not None:
         out["features"] = list(features)
     return out
@@ -76,8 +95,9 @@ def _unknown_fields(spec: dict[str, Any]) -> Errors:
     return {k: f"unknown field; known: {', '.join(SPEC_KEYS)}" for k in unknown}
 
 
-def _check_target(target: Any, dataset: DatasetInfo,
-                  errors: Errors) -> tuple[Any, ColumnProfile | None]:
+def _check_target(
+    target: Any, dataset: DatasetInfo, errors: Errors
+) -> tuple[Any, ColumnProfile | None]:
     if not target:
         errors["target"] = "name the target column"
         return target, None
@@ -86,15 +106,18 @@ def _check_target(target: Any, dataset: DatasetInfo,
         return target, None
     column = dataset.column(target)
     if column is None:
-        errors["target"] = (f"no column {target!r} in dataset {dataset.id}; columns: "
-                            + ", ".join(c["name"] for c in dataset.columns)[:500])
+        errors["target"] = (
+            f"no column {target!r} in dataset {dataset.id}; columns: "
+            + ", ".join(c["name"] for c in dataset.columns)[:500]
+        )
     elif column["n_missing"] >= dataset.n_rows:
         errors["target"] = f"column {target!r} has no values"
     return target, column
 
 
-def _check_features(named: Any, target: Any, target_col: ColumnProfile | None,
-                    dataset: DatasetInfo, errors: Errors) -> list[str] | None:
+def _check_features(
+    named: Any, target: Any, target_col: ColumnProfile | None, dataset: DatasetInfo, errors: Errors
+) -> list[str] | None:
     """The named features, or every column but the target when none are named."""
     features: list[str] | None = None
     if named is not None:
@@ -109,8 +132,11 @@ def _check_features(named: Any, target: Any, target_col: ColumnProfile | None,
         if not features:
             errors["features"] = "the dataset has no column besides the target"
     if features:
-        empty = [f for f in features if (c := dataset.column(f)) is not None
-                 and c["n_missing"] >= dataset.n_rows]
+        empty = [
+            f
+            for f in features
+            if (c := dataset.column(f)) is not None and c["n_missing"] >= dataset.n_rows
+        ]
         if empty:
             errors["features"] = "column(s) without any value: " + ", ".join(empty)
     return features
@@ -143,11 +169,15 @@ def _check_task(task: Any, target: Any, target_col: ColumnProfile | None, errors
     if task is None:
         task = infer_task(target_col)
     elif task == "regression" and target_col["dtype"] in ("str", "bool"):
-        errors["task"] = (f"regression needs a numeric target; {target!r} holds "
-                          f"{'text' if target_col['dtype'] == 'str' else 'booleans'}")
+        errors["task"] = (
+            f"regression needs a numeric target; {target!r} holds "
+            f"{'text' if target_col['dtype'] == 'str' else 'booleans'}"
+        )
     elif task == "classification" and target_col["n_unique"] > MAX_CLASSES:
-        errors["task"] = (f"{target!r} has {target_col['n_unique']} distinct values: too many "
-                          f"classes (at most {MAX_CLASSES}); did you mean regression?")
+        errors["task"] = (
+            f"{target!r} has {target_col['n_unique']} distinct values: too many "
+            f"classes (at most {MAX_CLASSES}); did you mean regression?"
+        )
     if task == "classification" and target_col["n_unique"] < 2:
         errors["target"] = f"{target!r} has fewer than two classes"
     return task
@@ -165,15 +195,17 @@ def _check_test_size(test_size: Any, n_rows: int, errors: Errors) -> Any:
     if not _is_number(test_size) or not 0 < test_size < 1:
         errors["test_size"] = "must be a number between 0 and 1 (exclusive), e.g. 0.2"
     elif math.floor(n_rows * test_size) < 1 or n_rows - math.ceil(n_rows * test_size) < 2:
-        errors["test_size"] = (f"with {n_rows} rows, test_size={test_size} leaves no test "
-                               "row or too few training rows")
+        errors["test_size"] = (
+            f"with {n_rows} rows, test_size={test_size} leaves no test row or too few training rows"
+        )
     return test_size
 
 
 def _check_cv_folds(cv_folds: Any, n_rows: int, errors: Errors) -> Any:
     if not _is_int(cv_folds) or cv_folds < 0 or cv_folds == 1 or cv_folds > MAX_CV_FOLDS:
-        errors["cv_folds"] = ("must be 0 (no cross-validation) or an integer from 2 to "
-                              f"{MAX_CV_FOLDS}")
+        errors["cv_folds"] = (
+            f"must be 0 (no cross-validation) or an integer from 2 to {MAX_CV_FOLDS}"
+        )
     elif cv_folds > n_rows:
         errors["cv_folds"] = f"cannot exceed the number of rows ({n_rows})"
     return cv_folds
@@ -191,8 +223,7 @@ def _check_promote(promote: Any, errors: Errors) -> Any:
     return promote
 
 
-def _check_params(params: Any, algorithm: Any, task: Any, random_state: Any,
-                  errors: Errors) -> Any:
+def _check_params(params: Any, algorithm: Any, task: Any, random_state: Any, errors: Errors) -> Any:
     """Estimator parameters, tried on the estimator once algorithm and task are sound."""
     if not isinstance(params, dict):
         errors["params"] = "must be an object of estimator parameters"

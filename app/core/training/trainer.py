@@ -4,6 +4,7 @@ pipeline, evaluate it, and describe how it was made.
 The served model is the one evaluated: it is fitted on the training split only, so the
 held-out metrics describe exactly what answers predictions. Rows whose target is
 missing are dropped before training."""
+
 from __future__ import annotations
 
 import platform
@@ -25,6 +26,7 @@ from app.core.datasets import (
     profile_columns,
 )
 from app.core.errors import InvalidInput
+from app.core.statistics import with_statistics
 from app.core.training.algorithms import make_estimator
 from app.core.training.evaluation import Metrics, cross_validate, evaluate
 from app.core.training.pipeline import (
@@ -35,7 +37,6 @@ from app.core.training.pipeline import (
     prepare_target,
 )
 from app.core.training.spec import validate_spec
-from app.core.statistics import with_statistics
 
 # the dataset, or a loader returning it (alone, or with the file's own sha256)
 TrainingData: TypeAlias = pd.DataFrame | Callable[[], pd.DataFrame | tuple[pd.DataFrame, str]]
@@ -72,8 +73,13 @@ class _Split:
     y_test: np.ndarray[Any, Any]
 
 
-def train(spec: dict[str, Any], data: TrainingData, *, dataset_sha256: str | None = None,
-          on_stage: Callable[[str], None] | None = None) -> TrainingResult:
+def train(
+    spec: dict[str, Any],
+    data: TrainingData,
+    *,
+    dataset_sha256: str | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> TrainingResult:
     """Fit and evaluate the pipeline a (validated or raw) spec describes. `on_stage`
     hears "loading", "fitting" and "evaluating" (the caller reports "saving")."""
     stage = on_stage or _ignore_stage
@@ -97,23 +103,32 @@ def train(spec: dict[str, Any], data: TrainingData, *, dataset_sha256: str | Non
     classes = [jsonable(c) for c in pipeline.classes_] if task == "classification" else None
     schema = with_statistics(feature_schema(pipeline, prepared.columns), split.X_train)
     training = {
-        "dataset": {"id": spec["dataset"], "sha256": dataset_sha256,
-                    "n_rows": info.n_rows, "rows_dropped_missing_target": prepared.rows_dropped},
+        "dataset": {
+            "id": spec["dataset"],
+            "sha256": dataset_sha256,
+            "n_rows": info.n_rows,
+            "rows_dropped_missing_target": prepared.rows_dropped,
+        },
         "spec": spec,
         "estimator": type(estimator).__name__,
         "libraries": library_versions(),
         "warnings": caught,
         "duration_seconds": round(time.monotonic() - started, 3),
     }
-    return TrainingResult(pipeline, task, spec["algorithm"], metrics, classes, schema, training,
-                          caught)
+    return TrainingResult(
+        pipeline, task, spec["algorithm"], metrics, classes, schema, training, caught
+    )
 
 
 def library_versions() -> dict[str, str]:
     import sklearn
 
-    return {"sklearn": sklearn.__version__, "numpy": np.__version__, "pandas": pd.__version__,
-            "python": platform.python_version()}
+    return {
+        "sklearn": sklearn.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def _ignore_stage(_stage: str) -> None:
@@ -129,8 +144,9 @@ def _load(data: TrainingData, sha256: str | None) -> tuple[pd.DataFrame, str]:
 
 def _dataset_info(spec: dict[str, Any], frame: pd.DataFrame) -> DatasetInfo:
     default_target = BUNDLED_TARGET if spec.get("dataset") in BUNDLED else None
-    return DatasetInfo.from_frame(spec.get("dataset", "data"), frame,
-                                  spec.get("target") or default_target)
+    return DatasetInfo.from_frame(
+        spec.get("dataset", "data"), frame, spec.get("target") or default_target
+    )
 
 
 def _prepare(frame: pd.DataFrame, spec: dict[str, Any]) -> _Prepared:
@@ -144,8 +160,9 @@ def _prepare(frame: pd.DataFrame, spec: dict[str, Any]) -> _Prepared:
     if task == "classification":
         _labels, counts = np.unique(y.astype(str) if y.dtype == object else y, return_counts=True)
         if len(counts) < 2:
-            raise InvalidInput(f"{target!r} has fewer than two classes after dropping missing "
-                               "values")
+            raise InvalidInput(
+                f"{target!r} has fewer than two classes after dropping missing values"
+            )
         smallest_class = int(counts.min())
     return _Prepared(X, y, columns, len(frame) - len(kept), smallest_class)
 
@@ -156,11 +173,16 @@ def _split(prepared: _Prepared, spec: dict[str, Any]) -> _Split:
     stratified = prepared.smallest_class is not None and prepared.smallest_class >= 2
     try:
         X_train, X_test, y_train, y_test = train_test_split(
-            prepared.X, prepared.y, test_size=spec["test_size"], random_state=spec["random_state"],
-            stratify=prepared.y if stratified else None)
+            prepared.X,
+            prepared.y,
+            test_size=spec["test_size"],
+            random_state=spec["random_state"],
+            stratify=prepared.y if stratified else None,
+        )
     except ValueError as exc:
-        raise InvalidInput(f"cannot split the data for evaluation: {exc}",
-                           {"test_size": str(exc)}) from None
+        raise InvalidInput(
+            f"cannot split the data for evaluation: {exc}", {"test_size": str(exc)}
+        ) from None
     return _Split(X_train, X_test, y_train, y_test)
 
 
@@ -175,12 +197,21 @@ def _fit(pipeline: Any, split: _Split, task: str) -> None:
 
 def _metrics(pipeline: Any, prepared: _Prepared, split: _Split, spec: dict[str, Any]) -> Metrics:
     task = spec["task"]
-    metrics: Metrics = {"test": evaluate(pipeline, split.X_test, split.y_test, task),
-                        "n_train": len(split.X_train), "n_test": len(split.X_test)}
+    metrics: Metrics = {
+        "test": evaluate(pipeline, split.X_test, split.y_test, task),
+        "n_train": len(split.X_train),
+        "n_test": len(split.X_test),
+    }
     if spec["cv_folds"]:
-        metrics["cv"] = cross_validate(pipeline, prepared.X, prepared.y, task,
-                                       folds=spec["cv_folds"], seed=spec["random_state"],
-                                       smallest_class=prepared.smallest_class)
+        metrics["cv"] = cross_validate(
+            pipeline,
+            prepared.X,
+            prepared.y,
+            task,
+            folds=spec["cv_folds"],
+            seed=spec["random_state"],
+            smallest_class=prepared.smallest_class,
+        )
     return metrics
 
 

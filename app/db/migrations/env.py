@@ -1,5 +1,6 @@
 """Alembic environment: the URL comes from the caller (Database.upgrade) or
 DATABASE_URL, never from this directory."""
+
 import os
 
 from alembic import context
