@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,29 @@ PROGRAMS = ("postgres", "gunicorn", "worker", "nginx")
 CORE_PROGRAMS = ("postgres", "gunicorn", "nginx")
 # Variables that would point the stack at state outside its own directory.
 FOREIGN_STATE = ("DATABASE_URL", "MODEL_STORE", "LOG_DIR")
+
+
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
+def poll_job(
+    get: Callable[[str], requests.Response],
+    job_id: int | str,
+    timeout: float,
+    until: tuple[str, ...],
+    interval: float,
+) -> dict[str, Any] | None:
+    """The job's document once its status or stage is one of `until`; None after
+    `timeout` seconds. `get` is a GET of a path on the service (native or container)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = get(f"/api/v1/jobs/{job_id}")
+        if r.status_code == 200:
+            job = r.json()
+            if job["status"] in until or job.get("stage") in until:
+                return dict(job)
+        time.sleep(interval)
+    return None
 
 
 class StackError(AssertionError):
@@ -210,16 +234,10 @@ class Stack:
 
     def wait_job(self, job_id: int | str, timeout: float = 120) -> dict[str, Any]:
         """The job's document once it has finished (succeeded, failed or cancelled)."""
-        deadline = time.monotonic() + timeout
-        job = None
-        while time.monotonic() < deadline:
-            r = self.get(f"/api/v1/jobs/{job_id}")
-            if r.status_code == 200:
-                job = r.json()
-                if job["status"] in ("succeeded", "failed", "cancelled"):
-                    return dict(job)
-            time.sleep(0.5)
-        raise StackError(f"job {job_id} not finished after {timeout}s: {job}\n{self.tail()}")
+        job = poll_job(self.get, job_id, timeout, FINISHED, interval=0.5)
+        if job is None:
+            raise StackError(f"job {job_id} not finished after {timeout}s\n{self.tail()}")
+        return job
 
     # -- files --------------------------------------------------------------
     def tail(self, n: int = 60) -> str:

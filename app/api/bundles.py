@@ -8,6 +8,7 @@ from flask_restx import Namespace, Resource, fields
 
 from app.api.auth import admin_operation
 from app.api.errors import ERROR_MODEL
+from app.core.bundles.components import COMPONENTS, DATABASES, DEFAULT_COMPONENTS
 from app.core.bundles.service import BundleService
 from app.services import current_services
 
@@ -28,25 +29,13 @@ bundle_request = ns.model(
             description="NAME (its production version) or NAME@VERSION, one per model",
         ),
         "components": fields.List(
-            fields.String(
-                enum=[
-                    "api",
-                    "swagger",
-                    "ui",
-                    "training",
-                    "database",
-                    "nginx",
-                    "supervisor",
-                    "docker",
-                    "tests",
-                ]
-            ),
-            example=["api", "swagger", "database", "tests"],
+            fields.String(enum=list(COMPONENTS)),
+            example=list(DEFAULT_COMPONENTS),
             description="The parts (default: api, swagger, database, tests). Without "
             "'api' the bundle is an offline CSV scorer (make predict).",
         ),
         "database": fields.String(
-            enum=["sqlite", "postgres"],
+            enum=list(DATABASES),
             example="sqlite",
             description="With 'database': sqlite (default) or postgres (needs supervisor)",
         ),

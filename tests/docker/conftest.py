@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from tests.conftest import need_binary
+from tests.stackrun import poll_job
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "mlstack:latest"  # docker-compose.yml's image
@@ -142,16 +143,12 @@ class Container:
     def wait_job(
         self, job_id: int, timeout: float = 180, until=("succeeded", "failed", "cancelled")
     ):
-        deadline = time.monotonic() + timeout
-        job = None
-        while time.monotonic() < deadline:
-            r = self.get(f"/api/v1/jobs/{job_id}")
-            if r.status_code == 200:
-                job = r.json()
-                if job["status"] in until or job.get("stage") in until:
-                    return job
-            time.sleep(0.3)
-        raise AssertionError(f"job {job_id} not {until} after {timeout} s: {job}")
+        job = poll_job(self.get, job_id, timeout, tuple(until), interval=0.3)
+        if job is None:
+            raise AssertionError(
+                f"job {job_id} not {until} after {timeout} s: {self.get(f'/api/v1/jobs/{job_id}').text}"
+            )
+        return job
 
 
 def require_docker() -> None:
