@@ -57,9 +57,15 @@ def free_port() -> int:
 class Container:
     """The compose project's one container: compose, docker exec and HTTP through the port."""
 
-    def __init__(self, project: str, port: int):
+    def __init__(
+        self,
+        project: str,
+        port: int,
+        compose_files: tuple[Path, ...] = (ROOT / "docker-compose.yml",),
+    ):
         self.project = project
         self.port = port
+        self.compose_files = compose_files
         self.url = f"http://127.0.0.1:{port}"
         self.env = {
             **os.environ,
@@ -71,14 +77,8 @@ class Container:
         self.http = requests.Session()
 
     def compose(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        return run(
-            "docker-compose",
-            "-f",
-            str(ROOT / "docker-compose.yml"),
-            *args,
-            timeout=timeout,
-            env=self.env,
-        )
+        files = [arg for path in self.compose_files for arg in ("-f", str(path))]
+        return run("docker-compose", *files, *args, timeout=timeout, env=self.env)
 
     @property
     def id(self) -> str:
@@ -179,21 +179,17 @@ def container(image):
         record("up_to_ready", seconds=round(ready, 1))
         yield c
     finally:
-        compose = ["docker-compose", "-f", str(ROOT / "docker-compose.yml")]
-        ids = run(*compose, "ps", "-q", check=False, env=c.env).stdout.split()
-        run(
-            *compose,
-            "down",
-            "-v",
-            "--remove-orphans",
-            "-t",
-            "90",
-            timeout=300,
-            check=False,
-            env=c.env,
-        )
-        for cid in ids:  # anything down left behind, by id
-            run("docker", "rm", "-f", "-v", cid, check=False)
-        left = run("docker", "volume", "ls", "-q", "--filter", f"name={c.project}_").stdout.split()
-        for volume in left:
-            run("docker", "volume", "rm", volume, check=False)
+        bring_down(c)
+
+
+def bring_down(c: Container) -> None:
+    """down with the volumes; then whatever it left, by id."""
+    files = [arg for path in c.compose_files for arg in ("-f", str(path))]
+    compose = ["docker-compose", *files]
+    ids = run(*compose, "ps", "-q", check=False, env=c.env).stdout.split()
+    run(*compose, "down", "-v", "--remove-orphans", "-t", "90", timeout=300, check=False, env=c.env)
+    for cid in ids:
+        run("docker", "rm", "-f", "-v", cid, check=False)
+    left = run("docker", "volume", "ls", "-q", "--filter", f"name={c.project}_").stdout.split()
+    for volume in left:
+        run("docker", "volume", "rm", volume, check=False)
