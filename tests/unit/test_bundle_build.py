@@ -205,3 +205,18 @@ def test_a_missing_source_file_is_reported_not_shipped(tmp_path, mixed):
 
     with pytest.raises(Unavailable, match="MLSTACK_HOME"):
         build([mixed], resolve(), SourceTree(tmp_path))
+
+
+def test_every_conf_file_the_supervised_stack_names_ships_with_it():
+    """supervisord.conf and the entrypoint name files under conf/: a bundle with the
+    supervisor component must carry each of them (a missing one stops supervisord)."""
+    import re
+
+    from app.core.bundles.sources import CODE_FILES, COMPONENT_FILES
+
+    shipped = set(COMPONENT_FILES["supervisor"]) | set(CODE_FILES)
+    for name in ("supervisord.conf", "conf/entrypoint.sh"):
+        text = (ROOT / name).read_text()
+        named = set(re.findall(r"conf/[A-Za-z0-9_.-]+\.(?:py|sh)", text))
+        named |= {f"conf/{m}.py" for m in re.findall(r"(\w+):make_rpcinterface", text)}
+        assert named <= shipped, (name, sorted(named - shipped))

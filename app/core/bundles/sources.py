@@ -20,11 +20,17 @@ SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
 # which deployment files come with which component
 COMPONENT_FILES = {
-    "supervisor": ("supervisord.conf", "conf/entrypoint.sh", "conf/stack.sh"),
+    "supervisor": (
+        "supervisord.conf",
+        "conf/entrypoint.sh",
+        "conf/stack.sh",
+        "conf/supervisor_order.py",
+        "conf/logrotate.sh",
+    ),
     "nginx": ("nginx.conf",),
     "docker": ("Dockerfile", "docker-compose.yml", ".dockerignore", "conf/mlstack.env.example"),
 }
-EXECUTABLE = ("conf/entrypoint.sh", "conf/stack.sh", "conf/run-dev.sh")
+EXECUTABLE = ("conf/entrypoint.sh", "conf/stack.sh", "conf/run-dev.sh", "conf/logrotate.sh")
 
 
 class SourceTree:
