@@ -50,6 +50,9 @@ def create_app(config: Config | None = None) -> Flask:
 
     init_request_logging(app, observe_request)
     app.register_blueprint(create_api_blueprint())
+    from app.api.v2 import create_v2_blueprint
+
+    app.register_blueprint(create_v2_blueprint())
 
     @app.get("/")
     def index():
