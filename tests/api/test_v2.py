@@ -188,3 +188,26 @@ def test_swagger_documents_the_v2_namespace(client):
     spec = client.get("/v2/swagger.json").get_json()
     assert "/models/{name}/infer" in spec["paths"] and spec["tags"][0]["name"] == "v2"
     assert client.get("/v2/docs").status_code == 200
+
+
+def test_schemathesis_over_the_v2_operations(app, registry, iris_models, mixed_model):
+    """Generated requests (valid and not) never get a 5xx nor an undocumented response."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+
+    registry.add_estimator("iris", iris_models["tree"])
+    registry.add_estimator("mixed", mixed_model[0])
+    schema = schemathesis.openapi.from_wsgi("/v2/swagger.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 9
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=25, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def run(case):
+            case.validate_response(case.call(), checks=[not_a_server_error, response_schema_conformance,
+                                                        content_type_conformance])
+
+        run()
