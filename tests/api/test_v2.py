@@ -211,3 +211,41 @@ def test_schemathesis_over_the_v2_operations(app, registry, iris_models, mixed_m
                                                         content_type_conformance])
 
         run()
+
+
+def test_columnar_v2_on_a_trained_pipeline_answers_as_api_v1(client, app):
+    """A pipeline from the training endpoint (categorical column, missing values),
+    asked pandas-style in JSON and in binary: the same answers as /api/v1."""
+    from app.services import services_of
+    from app.worker import Worker
+    from tests.api.test_training import people_csv, train, upload
+
+    services = services_of(app)
+    worker = Worker(services.queue, services.registry, services.datasets,
+                    worker_id="v2-worker", poll_seconds=0.05)
+    ds = upload(client, people_csv(), name="people.csv").get_json()
+    assert train(client, "people", dataset=ds["id"], algorithm="hist_gradient_boosting",
+                 params={"max_iter": 20}).status_code == 202
+    assert worker.run_one()
+    rows = [{"age": 60, "city": "paris", "income": 1500}, {"age": None, "city": None, "income": None},
+            {"age": 25, "city": "atlantis", "income": 1200}]
+    v1 = client.post("/api/v1/models/people/predict", json={"instances": rows, "return_proba": True}).get_json()
+    cols = [{"name": "city", "datatype": "BYTES", "shape": [3], "data": [r["city"] for r in rows]}] + [
+        {"name": n, "datatype": "FP64", "shape": [3], "data": [r[n] for r in rows]} for n in ("age", "income")]
+    res = infer(client, "people", {"inputs": cols, "parameters": {"content_type": "pd"},
+                                   "outputs": [{"name": "predict"}, {"name": "predict_proba"}]})
+    assert res.status_code == 200, res.get_json()
+    predict, proba = res.get_json()["outputs"]
+    assert predict["datatype"] == "BYTES" and predict["data"] == v1["predictions"]
+    assert json.loads(proba["parameters"]["classes"]) == v1["classes"]
+    np.testing.assert_allclose(np.reshape(proba["data"], proba["shape"]), v1["probabilities"])
+    known = rows[:1]
+    city = b"".join(struct.pack("<I", len(c)) + c for c in (known[0]["city"].encode(),))
+    nums = {n: np.array([known[0][n]], "<f8").tobytes() for n in ("age", "income")}
+    body, headers = binary_body({"parameters": {"content_type": "pd"}, "inputs": [
+        {"name": "city", "datatype": "BYTES", "shape": [1], "parameters": {"binary_data_size": len(city)}},
+        *({"name": n, "datatype": "FP64", "shape": [1], "parameters": {"binary_data_size": 8}} for n in nums)]},
+        city, *nums.values())
+    res = client.post("/v2/models/people/infer", data=body, headers=headers)
+    assert res.status_code == 200, res.get_json()
+    assert res.get_json()["outputs"][0]["data"] == v1["predictions"][:1]
