@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version as package_version
 
-import orjson
 from flask import Blueprint, current_app, g, request
 from flask_restx import Api, Namespace, Resource, fields
 from werkzeug.exceptions import HTTPException, NotFound
@@ -15,7 +14,7 @@ from app.api.errors import status_of
 from app.api.health import _models_check
 from app.core import v2 as protocol
 from app.core.errors import ServiceError
-from app.core.tensors import parse_infer_request
+from app.core.tensors import encode_response, parse_infer_request
 from app.services import current_services, services_of
 
 ns = Namespace("v2", path="/", description="Open Inference Protocol (V2): KServe / Triton / "
@@ -58,7 +57,7 @@ def create_v2_blueprint() -> Blueprint:
     bp = Blueprint("v2", __name__, url_prefix="/v2")
     api = Api(bp, version="2", title="mlstack: Open Inference Protocol (V2)", doc="/docs",
               description="KServe / Triton / MLServer compatible inference. Binary tensor "
-                          "extension for inputs.")
+                          "extension for inputs and outputs.")
     api.add_namespace(ns)
 
     # flask-restx answers with `exc.data` when set; it adds a "message" to the returned dict
@@ -164,9 +163,14 @@ class Infer(Resource):
             matrix, n = model.schema.rows_to_matrix(rows, prediction.max_rows)
             out = prediction.run(matrix, want[1])
         g.prediction = (model.name, model.version, n)
-        return app.response_class(
-            orjson.dumps(protocol.infer_response(parsed, model, out, want), option=orjson.OPT_SERIALIZE_NUMPY),
-            mimetype="application/json")
+        answer = protocol.infer_response(parsed, model, out, want)
+        binary = {o["name"] for o in answer["outputs"] if parsed.wants_binary(o["name"])}
+        data, header_length = encode_response(answer, binary)
+        if header_length is None:
+            return app.response_class(data, mimetype="application/json")
+        response = app.response_class(data, mimetype="application/octet-stream")
+        response.headers["Inference-Header-Content-Length"] = str(header_length)
+        return response
 
 
 @ns.route("/<path:rest>", doc=False)

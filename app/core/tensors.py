@@ -39,6 +39,10 @@ class InferRequest:
     outputs: list[str] | None  # None: not given (the default output)
     id: str | None = None
     parameters: dict = field(default_factory=dict)
+    binary_outputs: set[str] = field(default_factory=set)  # names asked with binary_data
+
+    def wants_binary(self, name: str) -> bool:
+        return name in self.binary_outputs or self.parameters.get("binary_data_output") is True
 
 
 def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
@@ -67,8 +71,9 @@ def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
     names = [t.name for t in tensors]
     if len(set(names)) != len(names):
         raise InvalidInput("input names must be unique", {"inputs": "duplicate names"})
-    return InferRequest(inputs=tensors, outputs=_outputs(doc.get("outputs")),
-                        id=_optional_str(doc, "id"), parameters=_parameters(doc, "request"))
+    outputs, binary_outputs = _outputs(doc.get("outputs"))
+    return InferRequest(inputs=tensors, outputs=outputs, id=_optional_str(doc, "id"),
+                        parameters=_parameters(doc, "request"), binary_outputs=binary_outputs)
 
 
 def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
@@ -99,13 +104,14 @@ def _parameters(doc: dict, where: str) -> dict:
     return value
 
 
-def _outputs(raw: Any) -> list[str] | None:
+def _outputs(raw: Any) -> tuple[list[str] | None, set[str]]:
     if raw is None:
-        return None
+        return None, set()
     if not isinstance(raw, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str)
-                                            for o in raw):
+                                            and isinstance(o.get("parameters") or {}, dict) for o in raw):
         raise InvalidInput("'outputs' must be a list of {\"name\": ...} objects", {"outputs": "invalid"})
-    return [o["name"] for o in raw]
+    binary = {o["name"] for o in raw if (o.get("parameters") or {}).get("binary_data") is True}
+    return [o["name"] for o in raw], binary
 
 
 def _tensor(raw: Any, i: int, binary: bytes, offset: int) -> tuple[Tensor, int]:
@@ -213,3 +219,27 @@ def datatype_of(values: list) -> str:
             return "FP64"
         return "BYTES"
     return "FP64"
+
+
+def encode_response(body: dict, binary: set[str]) -> tuple[bytes, int | None]:
+    """The response bytes, and the JSON header's length when some outputs (those named
+    in `binary`) follow it as raw little-endian tensors instead of JSON `data`."""
+    blobs = []
+    for out in body["outputs"]:
+        if out["name"] in binary:
+            blob = _to_binary(out.pop("data"), out["datatype"])
+            out.setdefault("parameters", {})["binary_data_size"] = len(blob)
+            blobs.append(blob)
+    head = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+    if not blobs:
+        return head, None
+    return head + b"".join(blobs), len(head)
+
+
+def _to_binary(values: list, datatype: str) -> bytes:
+    if datatype == "BYTES":
+        encoded = [str(v).encode("utf-8") for v in values]
+        return b"".join(struct.pack("<I", len(e)) + e for e in encoded)
+    if datatype == "FP64":
+        values = [math.nan if v is None else v for v in values]
+    return np.asarray(values, dtype=NUMPY_TYPES[datatype]).tobytes()

@@ -249,3 +249,22 @@ def test_columnar_v2_on_a_trained_pipeline_answers_as_api_v1(client, app):
     res = client.post("/v2/models/people/infer", data=body, headers=headers)
     assert res.status_code == 200, res.get_json()
     assert res.get_json()["outputs"][0]["data"] == v1["predictions"][:1]
+
+
+def test_binary_outputs_when_asked(client, iris, iris_data, registry):
+    X, y = iris_data
+    res = infer(client, "iris", {"inputs": [tensor(X[:3])], "outputs": [
+        {"name": "predict", "parameters": {"binary_data": True}}, {"name": "predict_proba"}]})
+    assert res.status_code == 200 and res.mimetype == "application/octet-stream"
+    n = int(res.headers["Inference-Header-Content-Length"])
+    head = json.loads(res.data[:n])
+    predict, proba = head["outputs"]
+    assert "data" not in predict and predict["parameters"]["binary_data_size"] == 24
+    assert np.frombuffer(res.data[n:], "<i8").tolist() == iris["tree"].predict(X[:3]).tolist()
+    assert len(proba["data"]) == 9  # not asked in binary: JSON
+    from sklearn.tree import DecisionTreeClassifier
+
+    registry.add_estimator("named", DecisionTreeClassifier(random_state=0).fit(X, np.array(["a", "bb", "c"])[y]))
+    res = infer(client, "named", {"inputs": [tensor(X[:1])], "parameters": {"binary_data_output": True}})
+    n = int(res.headers["Inference-Header-Content-Length"])
+    assert res.data[n:] == struct.pack("<I", 1) + b"a"

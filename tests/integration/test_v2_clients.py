@@ -74,6 +74,8 @@ def test_triton_infer_equals_the_model_in_process(running, uploaded, triton, bin
     result = triton.infer(name, [inp], outputs=outputs, request_id="req-7")
     assert result.get_response()["id"] == "req-7"
     assert result.get_response()["model_version"] == "1"
+    sent_binary = ["binary_data_size" in o.get("parameters", {}) for o in result.get_response()["outputs"]]
+    assert sent_binary == [binary, binary]
     np.testing.assert_array_equal(result.as_numpy("predict"), est.predict(x))
     np.testing.assert_allclose(result.as_numpy("predict_proba"), est.predict_proba(x), rtol=1e-6)
     # the default output, with a version in the URL
