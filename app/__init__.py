@@ -74,6 +74,9 @@ def create_app(config: Config | None = None) -> Flask:
         from app.ui import ui_blueprint
 
         app.register_blueprint(ui_blueprint)
+    from app.api.v2 import create_v2_blueprint
+
+    app.register_blueprint(create_v2_blueprint())
 
     @app.get("/")
     def index() -> ResponseReturnValue:

@@ -47,14 +47,14 @@ class Ready(Resource):
         except ServiceError as exc:
             checks["database"] = exc.message
         try:
-            checks["models"] = _models_check(registry)
+            checks["models"] = models_check(registry)
         except ServiceError as exc:
             checks["models"] = exc.message
         ok = all(v == "ok" for v in checks.values())
         return {"status": "ready" if ok else "unavailable", "checks": checks}, 200 if ok else 503
 
 
-def _models_check(registry: Registry) -> str:
+def models_check(registry: Registry) -> str:
     production = {n: v for n, v in registry.production_versions().items() if v is not None}
     if not production:
         return "no model has a production version"
