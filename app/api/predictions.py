@@ -11,6 +11,7 @@ from flask_restx import Namespace, Resource, fields
 from app.api.errors import ERROR_MODEL, UnsupportedMediaType
 from app.api.params import bool_value, version_arg
 from app.core.errors import InvalidInput
+from app.core.jsonbody import json_object
 from app.services import services_of
 
 ns = Namespace(
@@ -52,18 +53,7 @@ predict_answer = ns.model(
 
 
 def _parse_json(body: bytes) -> tuple[list, bool]:
-    if not body:
-        raise InvalidInput(
-            'the request body is empty: send {"instances": [...]}', {"body": "empty"}
-        )
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"malformed JSON: {exc}", {"body": "malformed JSON"}) from None
-    if not isinstance(doc, dict):
-        raise InvalidInput(
-            'the body must be a JSON object {"instances": [...]}', {"body": "expected an object"}
-        )
+    doc = json_object(body, "instances")
     unknown = set(doc) - {"instances", "return_proba"}
     if unknown:
         raise InvalidInput(

@@ -14,6 +14,7 @@ import numpy as np
 import orjson
 
 from app.core.errors import InvalidInput
+from app.core.jsonbody import json_object
 
 # V2 datatype -> little-endian numpy dtype (BYTES is length-prefixed, handled apart)
 NUMPY_TYPES: dict[str, str] = {
@@ -58,17 +59,8 @@ class InferRequest:
 def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
     """The request body, JSON or binary-extended (`header_length` is the value of the
     Inference-Header-Content-Length header, or None)."""
-    if not body:
-        raise InvalidInput('the request body is empty: send {"inputs": [...]}', {"body": "empty"})
-    json_part, binary = _split(body, header_length)
-    try:
-        doc = orjson.loads(json_part)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"malformed JSON: {exc}", {"body": "malformed JSON"}) from None
-    if not isinstance(doc, dict):
-        raise InvalidInput(
-            'the body must be a JSON object {"inputs": [...]}', {"body": "expected an object"}
-        )
+    json_part, binary = _split(body, header_length) if body else (body, b"")
+    doc = json_object(json_part, "inputs")
     inputs = doc.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise InvalidInput("'inputs' must be a non-empty list of tensors", {"inputs": "required"})
