@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
+from app.core.bundles.components import DATABASES
 from app.services import current_services
 
 
@@ -61,7 +62,7 @@ def register_bundle_command(app: Flask) -> None:
     @click.option(
         "--database",
         default=None,
-        type=click.Choice(["sqlite", "postgres"]),
+        type=click.Choice(DATABASES),
         help="The database engine when 'database' is chosen [sqlite].",
     )
     @click.option(
