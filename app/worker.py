@@ -95,6 +95,7 @@ class Worker:
         self._busy = False
         self._saving = False
         self.stop_grace = stop_grace_seconds
+        self.crash_after_register = False
 
     @classmethod
     def from_services(cls, services: Services) -> Worker:
@@ -202,6 +203,11 @@ class Worker:
             if not self.queue.set_stage(job_id, self.worker_id, stage):
                 raise LostJob(f"job {job_id} was taken from this worker")
 
+        registered = self.registry.version_of_job(job_id)
+        if registered is not None:  # an earlier attempt registered it, then crashed
+            log.warning("job %s already registered version %s", job_id, registered["version"])
+            self.queue.succeed(job_id, self.worker_id, registered["version"])
+            return
         try:
             with Heartbeat(self.queue, job_id, self.worker_id, self.heartbeat_interval) as beat:
                 result = training.train(
@@ -219,7 +225,9 @@ class Worker:
                     training={**result.training, "job_id": job_id},
                     algorithm=result.algorithm,
                     promote=bool(spec.get("promote")),
+                    job_id=job_id,
                 )
+                self._crash_hook()
         except LostJob as exc:
             log.warning("%s; leaving it to its new owner", exc)
             return
@@ -234,6 +242,13 @@ class Worker:
             return
         self.queue.succeed(job_id, self.worker_id, version["version"])
 
+    def _crash_hook(self) -> None:
+        """Tests only (TESTING config): die between registering a version and
+        completing its job, as a SIGKILL or power cut there would."""
+        if self.crash_after_register:
+            log.warning("crash hook: exiting right after registering the version")
+            os._exit(70)
+
 
 def main() -> None:
     from app.logs import configure_logging
@@ -241,6 +256,9 @@ def main() -> None:
     config = config_from_env()
     configure_logging(config.LOGGING_CONF, config.LOG_DIR)
     worker = Worker.from_services(build_services(config))
+    worker.crash_after_register = config.TESTING and bool(
+        os.environ.get("MLSTACK_TEST_CRASH_AFTER_REGISTER")
+    )
     worker.install_signal_handlers()
     worker.run()
 

@@ -162,6 +162,7 @@ class NewVersion:
     artifact_path: str
     artifact_sha256: str
     artifact_format: str
+    job_id: int | None = None
 
     def row(self, model_id: int, number: int) -> ModelVersion:
         return ModelVersion(
@@ -177,6 +178,7 @@ class NewVersion:
             artifact_sha256=self.artifact_sha256,
             artifact_format=self.artifact_format,
             sklearn_version=sklearn.__version__,
+            job_id=self.job_id,
         )
 
 
@@ -254,11 +256,16 @@ class Registry:
         promote: bool = False,
         description: str | None = None,
         sample: Any = None,
+        job_id: int | None = None,
     ) -> dict[str, Any]:
         """Register an artifact (bytes) as the next version of `name`. The artifact is
         loaded (safely) to check it and derive what the schema does not give; a `sample`
-        (a DataFrame) gives the schema its per-feature statistics."""
+        (a DataFrame) gives the schema its per-feature statistics. A training job passes
+        its `job_id`: a job registers at most one version, and registering again answers
+        the version it already has."""
         check_name(name)
+        if job_id is not None and (existing := self.version_of_job(job_id)) is not None:
+            return existing
         est = self._load_upload(data, fmt)
         task, classes = describe_estimator(est)
         feature_schema = upload_schema(est, schema)
@@ -277,6 +284,7 @@ class Registry:
             artifact_path=path,
             artifact_sha256=digest,
             artifact_format=fmt,
+            job_id=job_id,
         )
         out = self._insert(name, new, promote=promote, description=description)
         self._invalidate()
@@ -307,6 +315,9 @@ class Registry:
             try:
                 return self._insert_next(name, new, promote=promote, description=description)
             except IntegrityError:
+                # a concurrent attempt of the same job registered first: that is its version
+                if new.job_id is not None and (done := self.version_of_job(new.job_id)):
+                    return done
                 continue
         raise Unavailable("could not allocate a version number; try again")
 
@@ -334,6 +345,12 @@ class Registry:
             s.flush()
             s.refresh(model)
             return version_dict(model, v)
+
+    def version_of_job(self, job_id: int) -> dict[str, Any] | None:
+        """The version a training job registered, if it did."""
+        with self.db.session() as s:
+            v = s.scalar(select(ModelVersion).where(ModelVersion.job_id == job_id))
+            return None if v is None else version_dict(v.model, v)
 
     def add_estimator(self, name: str, estimator: Any, **kwargs: Any) -> dict[str, Any]:
         import skops.io as sio

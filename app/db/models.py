@@ -77,6 +77,10 @@ class ModelVersion(Base):
     artifact_format: Mapped[str] = mapped_column(String(16), nullable=False, default="skops")
     sklearn_version: Mapped[str] = mapped_column(String(32), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # the training job that registered it: a job registers at most one version
+    job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("jobs.id", name="fk_model_versions_job_id"), unique=True
+    )
 
     model: Mapped[Model] = relationship(back_populates="versions")
 
@@ -114,3 +118,5 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # an admin asked to cancel it while it ran: its worker stops the fit
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
