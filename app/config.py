@@ -96,6 +96,15 @@ class Config:
         self.WORKER_POLL_SECONDS = _env_float("WORKER_POLL_SECONDS", 1.0)
         # a stopped worker's running job: this long to finish, then back to the queue
         self.WORKER_STOP_GRACE_SECONDS = _env_float("WORKER_STOP_GRACE_SECONDS", 20.0)
+        # governed training (app/core/training/limits.py, isolation.py): what a job may
+        # ask for, checked before queuing, and the time and memory its fit may take
+        self.TRAIN_MAX_ESTIMATORS = _env_int("TRAIN_MAX_ESTIMATORS", 10_000)
+        self.TRAIN_MAX_ITER = _env_int("TRAIN_MAX_ITER", 20_000)
+        self.TRAIN_MAX_CLASSES = _env_int("TRAIN_MAX_CLASSES", 200)
+        self.TRAIN_MAX_CELLS = _env_int("TRAIN_MAX_CELLS", 20_000_000)
+        self.JOB_N_JOBS = _env_int("JOB_N_JOBS", 1)
+        self.JOB_TIMEOUT_SECONDS = _env_float("JOB_TIMEOUT_SECONDS", 3600.0)
+        self.JOB_MEMORY_MB = _env_int("JOB_MEMORY_MB", 4096)
         self.UI_ENABLED = _env_bool("UI_ENABLED", True)  # the browser pages under /ui/
         # parts that can be switched off (deployment bundles do)
         self.SWAGGER_ENABLED = _env_bool("SWAGGER_ENABLED", True)  # /api/v1/docs and swagger.json

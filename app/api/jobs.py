@@ -157,7 +157,10 @@ class Train(Resource):
     @train_ns.expect(train_request, validate=True)
     @train_ns.marshal_with(job_model, code=202, skip_none=True)
     @train_ns.response(
-        400, "Unknown algorithm or dataset, bad parameter, wrong task for the target", ERROR_MODEL
+        400,
+        "Unknown algorithm or dataset, bad parameter, wrong task for the target, "
+        "a training limit exceeded (named in the message)",
+        ERROR_MODEL,
     )
     @admin_operation(train_ns)
     def post(self, name):
@@ -172,8 +175,10 @@ class Train(Resource):
                 "name a dataset (a bundled name such as 'iris' or an upload id)",
                 {"dataset": "required"},
             )
-        info = current_services().datasets.info(body["dataset"])
-        spec = training.validate_spec(body, info)
+        services = current_services()
+        info = services.datasets.info(body["dataset"])
+        limits = training.TrainingLimits.from_settings(services.config)
+        spec = training.validate_spec(body, info, limits)
         job = with_url(queue().enqueue(name, spec))
         return job, 202, {"Location": job["url"]}
 

@@ -186,7 +186,7 @@ def test_sigterm_lets_the_current_job_finish_then_the_worker_exits(client, worke
 def test_sigterm_hands_a_long_job_back_when_the_stop_grace_is_over(client, workers):
     w = workers(WORKER_STOP_GRACE_SECONDS="1")
     w.wait_started()
-    job_id = enqueue(client, "slow", **{**SLOW, "params": {"n_estimators": 20000}})
+    job_id = enqueue(client, "slow", **{**SLOW, "params": {"n_estimators": 10_000}})
     wait_for(
         lambda: job(client, job_id).get("stage") == "fitting",
         60,
@@ -216,7 +216,7 @@ def test_sigterm_hands_a_long_job_back_when_the_stop_grace_is_over(client, worke
 def test_a_second_sigterm_hands_the_job_back_at_once(client, workers):
     w = workers()  # default grace (20 s)
     w.wait_started()
-    job_id = enqueue(client, "slow", **{**SLOW, "params": {"n_estimators": 20000}})
+    job_id = enqueue(client, "slow", **{**SLOW, "params": {"n_estimators": 10_000}})
     wait_for(
         lambda: job(client, job_id).get("stage") == "fitting",
         60,

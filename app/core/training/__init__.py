@@ -13,6 +13,7 @@ from app.core.training.algorithms import (
     make_estimator,
 )
 from app.core.training.evaluation import cross_validate, evaluate
+from app.core.training.limits import DEFAULT_LIMITS, TrainingLimits
 from app.core.training.pipeline import build_pipeline, feature_schema
 from app.core.training.spec import (
     DEFAULT_ALGORITHM,
@@ -30,6 +31,7 @@ from app.core.training.trainer import TrainingResult, library_versions, train
 __all__ = [
     "ALGORITHMS",
     "DEFAULT_ALGORITHM",
+    "DEFAULT_LIMITS",
     "DEFAULT_RANDOM_STATE",
     "DEFAULT_TEST_SIZE",
     "MAX_CLASSES",
@@ -38,6 +40,7 @@ __all__ = [
     "SPEC_KEYS",
     "Algorithm",
     "EstimatorClass",
+    "TrainingLimits",
     "TrainingResult",
     "algorithm_catalogue",
     "build_pipeline",

@@ -4,7 +4,8 @@ dataset's column profiles so that a bad request is a 400 rather than a failed jo
 Task inference from the target column: text or boolean -> classification; integers with
 at most MAX_INT_CLASSES distinct values -> classification; other integers and floats ->
 regression. A spec may say `"task"` explicitly: classification of a numeric target is
-allowed (up to MAX_CLASSES classes), regression of a text target is refused.
+allowed, regression of a text target is refused. Either way the classes are limited
+(`limits.TrainingLimits`), as are estimator counts, iterations and the data's size.
 
 Each field has one validator: it records what is wrong with its field in `errors` and
 returns the field's value (default filled in) for the fields checked after it."""
@@ -17,9 +18,17 @@ from typing import Any
 from app.core.datasets import ColumnProfile, DatasetInfo
 from app.core.errors import InvalidInput
 from app.core.training.algorithms import ALGORITHMS, TASKS, make_estimator
+from app.core.training.limits import (
+    DEFAULT_LIMITS,
+    TrainingLimits,
+    allowed_n_jobs,
+    check_cells,
+    check_classes,
+    check_counts,
+)
 
 MAX_INT_CLASSES = 20  # integer targets with at most this many values are classes
-MAX_CLASSES = 200  # an explicit classification task beyond this is refused
+MAX_CLASSES = DEFAULT_LIMITS.max_classes  # more classes are refused (TRAIN_MAX_CLASSES)
 MAX_CV_FOLDS = 20
 SPEC_KEYS = (
     "dataset",
@@ -48,22 +57,30 @@ def infer_task(column: ColumnProfile) -> str:
     return "regression"
 
 
-def validate_spec(spec: Any, dataset: DatasetInfo) -> dict[str, Any]:
-    """Check a training spec against the dataset's column profiles and return it
-    normalised (defaults filled in, task resolved), ready to be stored with the job.
-    Every problem found is named in the InvalidInput's `errors`."""
+def validate_spec(
+    spec: Any, dataset: DatasetInfo, limits: TrainingLimits = DEFAULT_LIMITS
+) -> dict[str, Any]:
+    """Check a training spec against the dataset's column profiles and the training
+    limits, and return it normalised (defaults filled in, task resolved, `n_jobs`
+    within the worker's allowance), ready to be stored with the job. Every problem
+    found is named in the InvalidInput's `errors`."""
     if not isinstance(spec, dict):
         raise InvalidInput("the training spec must be a JSON object")
     errors = _unknown_fields(spec)
     target, target_col = _check_target(spec.get("target") or dataset.target, dataset, errors)
     features = _check_features(spec.get("features"), target, target_col, dataset, errors)
     algorithm = _check_algorithm(spec.get("algorithm", DEFAULT_ALGORITHM), errors)
-    task = _check_task(spec.get("task"), target, target_col, errors)
+    task = _check_task(spec.get("task"), target, target_col, limits, errors)
+    if features and (too_large := check_cells(dataset.n_rows, len(features) + 1, limits)):
+        errors["dataset"] = too_large
     test_size = _check_test_size(spec.get("test_size", DEFAULT_TEST_SIZE), dataset.n_rows, errors)
     cv_folds = _check_cv_folds(spec.get("cv_folds") or 0, dataset.n_rows, errors)
     random_state = _check_random_state(spec.get("random_state", DEFAULT_RANDOM_STATE), errors)
     promote = _check_promote(spec.get("promote", False), errors)
     params = _check_params(spec.get("params") or {}, algorithm, task, random_state, errors)
+    if isinstance(params, dict):
+        errors.update(check_counts(algorithm, params, limits))
+        params = allowed_n_jobs(params, limits)
     if errors:
         raise InvalidInput(_summary(errors), errors)
     out = {
@@ -159,8 +176,15 @@ def _check_algorithm(algorithm: Any, errors: Errors) -> Any:
     return algorithm
 
 
-def _check_task(task: Any, target: Any, target_col: ColumnProfile | None, errors: Errors) -> Any:
+def _check_task(
+    task: Any,
+    target: Any,
+    target_col: ColumnProfile | None,
+    limits: TrainingLimits,
+    errors: Errors,
+) -> Any:
     """The task asked for, or the one the target column calls for."""
+    asked = task
     if task is not None and task not in TASKS:
         errors["task"] = "must be 'classification' or 'regression'"
         return task
@@ -173,11 +197,9 @@ def _check_task(task: Any, target: Any, target_col: ColumnProfile | None, errors
             f"regression needs a numeric target; {target!r} holds "
             f"{'text' if target_col['dtype'] == 'str' else 'booleans'}"
         )
-    elif task == "classification" and target_col["n_unique"] > MAX_CLASSES:
-        errors["task"] = (
-            f"{target!r} has {target_col['n_unique']} distinct values: too many "
-            f"classes (at most {MAX_CLASSES}); did you mean regression?"
-        )
+    too_many = check_classes(target, target_col["n_unique"], limits)
+    if task == "classification" and too_many:
+        errors["target" if asked is None else "task"] = too_many
     if task == "classification" and target_col["n_unique"] < 2:
         errors["target"] = f"{target!r} has fewer than two classes"
     return task

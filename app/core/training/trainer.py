@@ -29,6 +29,7 @@ from app.core.errors import InvalidInput
 from app.core.statistics import with_statistics
 from app.core.training.algorithms import make_estimator
 from app.core.training.evaluation import Metrics, cross_validate, evaluate
+from app.core.training.limits import DEFAULT_LIMITS, TrainingLimits
 from app.core.training.pipeline import (
     build_pipeline,
     feature_schema,
@@ -79,15 +80,17 @@ def train(
     *,
     dataset_sha256: str | None = None,
     on_stage: Callable[[str], None] | None = None,
+    limits: TrainingLimits = DEFAULT_LIMITS,
 ) -> TrainingResult:
-    """Fit and evaluate the pipeline a (validated or raw) spec describes. `on_stage`
-    hears "loading", "fitting" and "evaluating" (the caller reports "saving")."""
+    """Fit and evaluate the pipeline a (validated or raw) spec describes, within
+    `limits`. `on_stage` hears "loading", "fitting" and "evaluating" (the caller
+    reports "saving")."""
     stage = on_stage or _ignore_stage
     started = time.monotonic()
     stage("loading")
     frame, dataset_sha256 = _load(data, dataset_sha256)
     info = _dataset_info(spec, frame)
-    spec = validate_spec(spec, info)
+    spec = validate_spec(spec, info, limits)
     task = spec["task"]
     prepared = _prepare(frame, spec)
     split = _split(prepared, spec)
