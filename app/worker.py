@@ -1,10 +1,14 @@
 """The training worker: its own process (`python -m app.worker` or
 `flask --app wsgi worker`), any number of them at once.
 
-Loop: requeue jobs whose worker died, claim the oldest queued job, train it while a
+Loop: requeue jobs whose worker died, claim the oldest queued job, fit it in a child
+process (app/core/training/isolation.py: JOB_TIMEOUT_SECONDS, JOB_MEMORY_MB) while a
 thread keeps its heartbeat fresh, register the fitted pipeline as a new model version
-(promoting it when the spec asks), mark the job succeeded. Training that raises fails
-the job with the error and the worker goes on.
+carrying the job's id (promoting it when the spec asks), mark the job succeeded.
+Training that raises, runs too long or needs too much memory fails the job with the
+reason and the worker goes on. A cancel requested while the job runs (read from the
+database about every WORKER_POLL_SECONDS) stops the child and ends it `cancelled`. A
+job whose version is already registered (its worker died right after) just succeeds.
 
 Signals: the first SIGTERM/SIGINT gives the current job WORKER_STOP_GRACE_SECONDS
 (default 20) to finish, then interrupts its training and hands it back to the queue
@@ -33,6 +37,8 @@ from app.core.datasets import DatasetStore
 from app.core.errors import DatabaseUnavailable, ServiceError
 from app.core.queue import JobQueue
 from app.core.registry import Registry
+from app.core.training.isolation import ChildLimits, FitFailed, prepare, run_in_child
+from app.core.training.limits import DEFAULT_LIMITS, TrainingLimits
 from app.services import Services, build_services
 
 log = logging.getLogger("app.worker")  # not __main__ under `python -m app.worker`
@@ -44,6 +50,10 @@ class Interrupted(BaseException):
 
 class LostJob(Exception):
     """The job was taken from this worker (requeued while it was stalled)."""
+
+
+class Cancelled(Exception):
+    """An admin cancelled the job while it ran."""
 
 
 class Heartbeat:
@@ -84,6 +94,8 @@ class Worker:
         worker_id: str | None = None,
         poll_seconds: float = 1.0,
         stop_grace_seconds: float = 20.0,
+        limits: TrainingLimits = DEFAULT_LIMITS,
+        child_limits: ChildLimits | None = None,
     ):
         self.queue = queue
         self.registry = registry
@@ -96,15 +108,23 @@ class Worker:
         self._saving = False
         self.stop_grace = stop_grace_seconds
         self.crash_after_register = False
+        self.limits = limits
+        self.child_limits = child_limits or ChildLimits(3600.0, 4096, limits.n_jobs)
 
     @classmethod
     def from_services(cls, services: Services) -> Worker:
+        config = services.config
+        limits = TrainingLimits.from_settings(config)
         return cls(
             services.queue,
             services.registry,
             services.datasets,
-            poll_seconds=services.config.WORKER_POLL_SECONDS,
-            stop_grace_seconds=services.config.WORKER_STOP_GRACE_SECONDS,
+            poll_seconds=config.WORKER_POLL_SECONDS,
+            stop_grace_seconds=config.WORKER_STOP_GRACE_SECONDS,
+            limits=limits,
+            child_limits=ChildLimits(
+                config.JOB_TIMEOUT_SECONDS, config.JOB_MEMORY_MB, limits.n_jobs
+            ),
         )
 
     # ---- signals ---------------------------------------------------------------------
@@ -144,10 +164,13 @@ class Worker:
     # ---- loop ----------------------------------------------------------------------------
     def run(self, max_jobs: int | None = None) -> int:
         """Work until stopped (or `max_jobs` processed); returns the number processed."""
+        prepare()  # the forkserver that fits run in, ready before the first job
         log.info(
-            "worker %s started (heartbeat timeout %g s)",
+            "worker %s started (heartbeat timeout %g s; a fit gets %g s and %s MB)",
             self.worker_id,
             self.queue.heartbeat_timeout,
+            self.child_limits.timeout_seconds,
+            self.child_limits.memory_mb or "unlimited",
         )
         done = 0
         last_sweep = float("-inf")
@@ -210,9 +233,7 @@ class Worker:
             return
         try:
             with Heartbeat(self.queue, job_id, self.worker_id, self.heartbeat_interval) as beat:
-                result = training.train(
-                    spec, lambda: self.datasets.load(spec["dataset"]), on_stage=on_stage
-                )
+                result = self._fit(job, beat, on_stage)
                 on_stage("saving")
                 self._saving = True
                 if beat.lost:
@@ -231,8 +252,16 @@ class Worker:
         except LostJob as exc:
             log.warning("%s; leaving it to its new owner", exc)
             return
+        except Cancelled:
+            self.queue.finish_cancelled(job_id, self.worker_id)
+            return
         except Interrupted:
             raise
+        except FitFailed as exc:
+            if exc.detail:
+                log.error("job %s failed in its training process:\n%s", job_id, exc.detail)
+            self.queue.fail(job_id, self.worker_id, exc.message)
+            return
         except ServiceError as exc:
             self.queue.fail(job_id, self.worker_id, exc.message)
             return
@@ -241,6 +270,38 @@ class Worker:
             self.queue.fail(job_id, self.worker_id, f"{type(exc).__name__}: {exc}")
             return
         self.queue.succeed(job_id, self.worker_id, version["version"])
+
+    def _fit(self, job: dict[str, Any], beat: Heartbeat, on_stage: Any) -> training.TrainingResult:
+        """The job's fit, in a child process within the child limits; stopped early
+        when the job is lost or an admin cancels it."""
+        job_id, spec = job["id"], job["spec"]
+        looked = time.monotonic()
+
+        def check() -> None:
+            nonlocal looked
+            if beat.lost:
+                raise LostJob(f"job {job_id} was taken from this worker")
+            if time.monotonic() - looked < self.poll_seconds:
+                return
+            looked = time.monotonic()
+            try:
+                if self.queue.cancel_requested(job_id):
+                    log.info("job %s: cancel requested, stopping its fit", job_id)
+                    raise Cancelled()
+            except (DatabaseUnavailable, SQLAlchemyError):  # the heartbeat copes with it
+                pass
+
+        result: training.TrainingResult = run_in_child(
+            training.train,
+            (spec, self.datasets.loader(spec["dataset"])),
+            {"limits": self.limits},
+            self.child_limits,
+            on_stage=on_stage,
+            check=check,
+        )
+        if self.queue.cancel_requested(job_id):  # asked while the fit was finishing
+            raise Cancelled()
+        return result
 
     def _crash_hook(self) -> None:
         """Tests only (TESTING config): die between registering a version and

@@ -49,6 +49,9 @@ job_model = ns.model(
         "started_at": fields.DateTime,
         "heartbeat_at": fields.DateTime,
         "finished_at": fields.DateTime,
+        "cancel_requested_at": fields.DateTime(
+            description="When an admin asked to cancel it while it ran"
+        ),
     },
 )
 train_ns.add_model("Job", job_model)
@@ -143,12 +146,14 @@ class Job(Resource):
 @ns.param("job_id", "Job id")
 class JobCancel(Resource):
     @ns.marshal_with(job_model, skip_none=True)
+    @ns.response(202, "Running: its worker stops the fit and ends it cancelled", job_model)
     @ns.response(404, "Unknown job", ERROR_MODEL)
-    @ns.response(409, "The job is not queued any more", ERROR_MODEL)
+    @ns.response(409, "The job has already finished", ERROR_MODEL)
     @admin_operation(ns)
     def post(self, job_id):
-        """Cancel a queued job"""
-        return with_url(queue().cancel(job_id))
+        """Cancel a queued job, or stop a running one"""
+        job = with_url(queue().cancel(job_id))
+        return job, 202 if job["status"] == "running" else 200
 
 
 @train_ns.route("/<string:name>/train")

@@ -1,7 +1,12 @@
 """The training queue: jobs are rows of the `jobs` table, in the database the stack
 already runs, so an accepted job survives any process dying.
 
-    queued -> running -> succeeded | failed          (queued -> cancelled by an admin)
+    queued -> running -> succeeded | failed | cancelled     (queued -> cancelled)
+
+An admin cancels a queued job at once; a running one gets `cancel_requested_at`, which
+its worker reads while it waits for the fit: it stops the fit and ends the job
+`cancelled` (a job whose worker died, or that is handed back, with a cancel requested
+ends `cancelled` too, rather than going back to the queue).
 
 A worker claims the oldest queued job atomically, then proves it is alive by updating
 `heartbeat_at`. A running job whose heartbeat is older than `heartbeat_timeout` lost its
@@ -21,7 +26,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Update, func, select, update
+from sqlalchemy import CursorResult, Update, case, func, select, update
 from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, InvalidInput, NotFound
@@ -66,6 +71,7 @@ def job_dict(job: Job) -> dict[str, Any]:
         "started_at": job.started_at,
         "heartbeat_at": job.heartbeat_at,
         "finished_at": job.finished_at,
+        "cancel_requested_at": job.cancel_requested_at,
     }
 
 
@@ -123,22 +129,39 @@ class JobQueue:
             return [job_dict(j) for j in jobs], total
 
     def cancel(self, job_id: int) -> dict[str, Any]:
-        """Cancel a queued job; a running or finished one is a conflict."""
+        """Cancel a queued job, or ask the worker of a running one to stop it (the job
+        answered is still `running`, with `cancel_requested_at`); a finished one is a
+        conflict."""
         _check_id(job_id)
+        now = _now()
         with self.db.session() as s:
             cancelled = _rows_updated(
                 s,
                 update(Job)
                 .where(Job.id == job_id, Job.status == "queued")
-                .values(status="cancelled", finished_at=_now(), stage=None),
+                .values(status="cancelled", finished_at=now, stage=None, cancel_requested_at=now),
             )
-            if cancelled == 0:
+            requested = cancelled or _rows_updated(
+                s,
+                update(Job)
+                .where(Job.id == job_id, Job.status == "running")
+                .values(cancel_requested_at=func.coalesce(Job.cancel_requested_at, now)),
+            )
+            if requested == 0:
                 job = s.get(Job, job_id)
                 if job is None:
                     raise NotFound(f"job {job_id} not found")
-                raise Conflict(f"job {job_id} is {job.status}: only queued jobs can be cancelled")
-        log.info("cancelled job %s", job_id)
+                raise Conflict(
+                    f"job {job_id} is {job.status}: only queued or running jobs can be cancelled"
+                )
+        log.info("job %s: %s", job_id, "cancelled" if cancelled else "cancel requested")
         return self.get(job_id)
+
+    def cancel_requested(self, job_id: int) -> bool:
+        """Has an admin asked to cancel this (running) job?"""
+        with self.db.session() as s:
+            at = s.scalar(select(Job.cancel_requested_at).where(Job.id == job_id))
+        return at is not None
 
     # ---- worker side -------------------------------------------------------------
     def claim(self, worker_id: str) -> dict[str, Any] | None:
@@ -227,13 +250,27 @@ class JobQueue:
         log.info("job %s failed: %s", job_id, error[:200])
         return ok
 
+    def finish_cancelled(self, job_id: int, worker_id: str) -> bool:
+        """The worker stopped the fit of a job whose cancel was requested."""
+        ok = self._owned(
+            job_id,
+            worker_id,
+            status="cancelled",
+            error="cancelled while running",
+            finished_at=_now(),
+        )
+        log.info("job %s cancelled while running", job_id)
+        return ok
+
     def release(self, job_id: int, worker_id: str, reason: str) -> bool:
         """Give a job back to the queue without counting the attempt (a worker asked
-        to stop before it could finish)."""
+        to stop before it could finish); one with a cancel requested ends cancelled."""
+        cancel = Job.cancel_requested_at.is_not(None)
         return self._owned(
             job_id,
             worker_id,
-            status="queued",
+            status=case((cancel, "cancelled"), else_="queued"),
+            finished_at=case((cancel, _now()), else_=None),
             worker_id=None,
             stage=None,
             started_at=None,
@@ -249,6 +286,12 @@ class JobQueue:
         stale = (Job.status == "running") & (Job.heartbeat_at < cutoff)
         reason = f"its worker stopped sending heartbeats for more than {self.heartbeat_timeout:g} s"
         with self.db.session() as s:
+            cancelled = _rows_updated(
+                s,
+                update(Job)
+                .where(stale, Job.cancel_requested_at.is_not(None))
+                .values(status="cancelled", finished_at=_now(), error="cancelled: " + reason),
+            )
             requeued = _rows_updated(
                 s,
                 update(Job)
@@ -271,6 +314,8 @@ class JobQueue:
                     error="gave up after the last attempt: " + reason,
                 ),
             )
-        if requeued or failed:
-            log.warning("stale jobs: %d requeued, %d failed", requeued, failed)
+        if requeued or failed or cancelled:
+            log.warning(
+                "stale jobs: %d requeued, %d failed, %d cancelled", requeued, failed, cancelled
+            )
         return requeued, failed

@@ -96,15 +96,38 @@ def test_a_released_job_goes_back_without_using_an_attempt(queue):
     assert back["status"] == "queued" and back["attempts"] == 0
 
 
-def test_only_queued_jobs_can_be_cancelled(queue):
+def test_queued_jobs_are_cancelled_and_running_ones_asked_to_stop(queue):
     a = queue.enqueue("m", SPEC)
     b = queue.enqueue("m", SPEC)
     assert queue.cancel(a["id"])["status"] == "cancelled"
     assert queue.claim("w1")["id"] == b["id"]  # cancelled jobs are never claimed
-    with pytest.raises(Conflict, match="running"):
+    assert not queue.cancel_requested(b["id"])
+    asked = queue.cancel(b["id"])
+    assert asked["status"] == "running" and asked["cancel_requested_at"] is not None
+    assert queue.cancel(b["id"])["cancel_requested_at"] == asked["cancel_requested_at"]
+    assert queue.cancel_requested(b["id"])
+    assert queue.finish_cancelled(b["id"], "w1")
+    done = queue.get(b["id"])
+    assert done["status"] == "cancelled" and done["finished_at"] is not None
+    with pytest.raises(Conflict, match="cancelled"):
         queue.cancel(b["id"])
     with pytest.raises(NotFound):
         queue.cancel(9999)
+
+
+def test_a_job_handed_back_or_lost_with_a_cancel_requested_ends_cancelled(queue):
+    queue.heartbeat_timeout = 0.0
+    handed = queue.enqueue("m", SPEC)
+    queue.claim("w1")
+    queue.cancel(handed["id"])
+    assert queue.release(handed["id"], "w1", "worker stopped")
+    assert queue.get(handed["id"])["status"] == "cancelled"
+    lost = queue.enqueue("m", SPEC)
+    queue.claim("w2")
+    queue.cancel(lost["id"])
+    queue.requeue_stale()
+    assert queue.get(lost["id"])["status"] == "cancelled"
+    assert queue.claim("w3") is None
 
 
 def test_listing_filters_by_status_and_model(queue):

@@ -11,6 +11,8 @@ import hashlib
 import logging
 import math
 import re
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -169,17 +171,30 @@ class DatasetStore:
 
     def load(self, dataset_id: Any) -> tuple[pd.DataFrame, str]:
         """(frame, sha256) for training."""
+        return self.loader(dataset_id)()
+
+    def loader(self, dataset_id: Any) -> Callable[[], tuple[pd.DataFrame, str]]:
+        """What `load` does, as a picklable call that needs no database: a training
+        child process reads the data itself, within its memory limit."""
         dataset_id = str(dataset_id)
         if dataset_id in BUNDLED:
-            digest = bundled_info(dataset_id).sha256
-            assert digest is not None  # bundled datasets always carry their digest
-            return load_bundled(dataset_id), digest
+            return partial(_load_bundled, dataset_id)
         row = self._row(dataset_id)
-        data = (self.root / row.path).read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != row.sha256:
-            raise RuntimeError(f"dataset {dataset_id} file {row.path} fails its checksum")
-        return read_csv(data), digest
+        return partial(_load_upload, self.root / row.path, row.sha256, dataset_id)
+
+
+def _load_bundled(name: str) -> tuple[pd.DataFrame, str]:
+    digest = bundled_info(name).sha256
+    assert digest is not None  # bundled datasets always carry their digest
+    return load_bundled(name), digest
+
+
+def _load_upload(path: Path, sha256: str, dataset_id: str) -> tuple[pd.DataFrame, str]:
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise RuntimeError(f"dataset {dataset_id} file {path.name} fails its checksum")
+    return read_csv(data), digest
 
 
 def read_upload(stream: BinaryIO | Any, limit: int) -> bytes:
