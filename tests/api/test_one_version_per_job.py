@@ -9,7 +9,10 @@ from sqlalchemy import select
 
 from app.db.models import ModelVersion
 from app.services import services_of
-from tests.api.test_workers import enqueue, job, wait_for, workers  # noqa: F401 (fixture)
+from tests.api import test_workers
+from tests.api.test_workers import enqueue, job, wait_for
+
+workers = test_workers.workers  # real worker processes, stopped after the test
 
 SPEC = {"dataset": "iris", "algorithm": "decision_tree"}
 
@@ -60,7 +63,7 @@ def test_the_database_refuses_a_second_version_row_for_one_job(app, iris_models)
 
 def test_a_worker_dying_between_registration_and_completion_leaves_one_version(
     client,
-    workers,  # noqa: F811 (the fixture imported above)
+    workers,
 ):
     crashing = workers(MLSTACK_TEST_CRASH_AFTER_REGISTER="1")
     crashing.wait_started()

@@ -12,16 +12,17 @@ imported scikit-learn and pandas already (`forkserver_preload`): a fresh interpr
 per job would spend seconds importing them. The forkserver and its children ignore
 SIGTERM and SIGINT, which supervisord and a terminal send to the whole process group:
 the worker decides when a fit stops (its stop grace), and kills the child itself. A
-child dies with the forkserver, which dies with the worker, so a SIGKILLed worker
-leaves no fit behind."""
+child also watches a pipe from its worker and exits when it closes, so a SIGKILLed
+worker leaves no fit behind (the forkserver then exits with its last child)."""
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing
+import os
 import resource
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -36,7 +37,6 @@ from app.core.errors import ServiceError
 log = logging.getLogger(__name__)
 
 PRELOAD = "app.core.training.forkserver_preload"
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _TICK_SECONDS = 0.1
 
 
@@ -99,11 +99,15 @@ def run_in_child(
     before this returns or raises."""
     ctx = _context()
     receiver, sender = ctx.Pipe(duplex=False)
+    lifeline, keep_alive = ctx.Pipe(duplex=False)  # closed when this process ends
     child = ctx.Process(
-        target=_child_main, args=(sender, target, args, dict(kwargs), limits), name="fit"
+        target=_child_main,
+        args=(sender, lifeline, target, args, dict(kwargs), limits),
+        name="fit",
     )
     child.start()
     sender.close()
+    lifeline.close()
     log.info(
         "fitting in process %s (%g s, %s MB)",
         child.pid,
@@ -131,6 +135,7 @@ def run_in_child(
     finally:
         _stop(child)
         receiver.close()
+        keep_alive.close()
 
 
 def _outcome(kind: str, value: Any, limits: ChildLimits) -> Any:
@@ -167,12 +172,13 @@ def _stop(child: Any) -> None:
 # ---- in the child ---------------------------------------------------------------------
 def _child_main(
     conn: Connection,
+    lifeline: Connection,
     target: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     limits: ChildLimits,
 ) -> None:
-    _die_with_parent()
+    threading.Thread(target=_exit_with_worker, args=(lifeline,), daemon=True).start()
     _volunteer_for_the_oom_killer()
     if limits.memory_mb > 0:
         size = limits.memory_mb * 1024 * 1024
@@ -191,11 +197,13 @@ def _child_main(
         conn.close()
 
 
-def _die_with_parent() -> None:
+def _exit_with_worker(lifeline: Connection) -> None:
+    """Nothing is ever sent on the lifeline: it reads EOF when the worker is gone."""
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the worker still kills it when done
+        lifeline.recv()
+    except (EOFError, OSError):
         pass
+    os._exit(1)
 
 
 def _volunteer_for_the_oom_killer() -> None:
