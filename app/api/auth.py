@@ -41,3 +41,13 @@ def admin_operation(ns: Namespace) -> Callable[[Callable[..., Any]], Callable[..
         return ns.doc(security="bearer")(checked)
 
     return decorate
+
+
+def admin_reader() -> bool:
+    """Whether the caller may see training data on a public read (uploaded datasets'
+    rows, jobs' specs): True with the admin token, False without one (the data is
+    then left out of the answer); a wrong token is still a 403."""
+    if not request.headers.get("Authorization"):
+        return False
+    check_admin_token()
+    return True

@@ -1,5 +1,6 @@
 """Training data: the bundled scikit-learn datasets (ids "iris", "wine",
-"breast_cancer", "diabetes") and uploaded CSVs (ids "1", "2", ...)."""
+"breast_cancer", "diabetes") and uploaded CSVs (ids "1", "2", ...). An upload's rows
+are training data: its sample is shown to admin callers only."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from flask import request
 from flask_restx import Namespace, Resource, fields
 from werkzeug.datastructures import FileStorage
 
-from app.api.auth import admin_operation
+from app.api.auth import admin_operation, admin_reader
 from app.api.errors import ERROR_MODEL, UnsupportedMediaType
 from app.core.datasets import DatasetStore, read_upload
 from app.core.errors import InvalidInput
@@ -50,7 +51,10 @@ dataset_detail = ns.inherit(
     "DatasetDetail",
     dataset_summary,
     {
-        "sample": fields.List(fields.Raw, required=True, description="The first rows"),
+        "sample": fields.List(
+            fields.Raw,
+            description="The first rows (of an upload: with the admin token only)",
+        ),
     },
 )
 
@@ -105,6 +109,14 @@ class DatasetList(Resource):
 class Dataset(Resource):
     @ns.marshal_with(dataset_detail, skip_none=True)
     @ns.response(404, "Unknown dataset", ERROR_MODEL)
+    @ns.response(
+        403,
+        "A wrong admin token (the token is optional here: without it the training data is left out)",
+        ERROR_MODEL,
+    )
     def get(self, dataset_id):
         """Show a dataset: columns, types, row count and the first rows"""
-        return datasets().get(dataset_id)
+        dataset = datasets().get(dataset_id)
+        if dataset["source"] == "upload" and not admin_reader():
+            dataset = {**dataset, "sample": None}
+        return dataset

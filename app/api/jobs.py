@@ -1,13 +1,14 @@
 """Training as background jobs: start one (`POST /models/{name}/train`, answered 202 at
-once), follow it (`GET /jobs/{id}`), cancel it while queued. A worker process trains it
-and registers the result as a new model version."""
+once), follow it (`GET /jobs/{id}`), cancel it (queued, or stop it while it runs). A
+worker process trains it and registers the result as a new model version. A job's spec
+names the training data's columns and target: only admin callers see it."""
 
 from __future__ import annotations
 
 from flask import request
 from flask_restx import Namespace, Resource, fields
 
-from app.api.auth import admin_operation
+from app.api.auth import admin_operation, admin_reader
 from app.api.errors import ERROR_MODEL
 from app.api.params import int_arg
 from app.core import training
@@ -22,6 +23,7 @@ train_ns = Namespace(
     "training", path="/models", description="Train a new model version in the background"
 )
 train_ns.add_model("Error", ERROR_MODEL)
+WRONG_TOKEN = "A wrong admin token (the token is optional here: without it the spec is left out)"
 algo_ns = Namespace("algorithms", description="Algorithms available for training")
 
 job_model = ns.model(
@@ -38,8 +40,9 @@ job_model = ns.model(
             description="While running: claimed, loading, fitting, evaluating, saving"
         ),
         "spec": fields.Raw(
-            required=True, description="The validated training spec, defaults filled in"
+            description="The validated training spec, defaults filled in (admin token only)"
         ),
+        "algorithm": fields.String(description="The spec's algorithm"),
         "attempts": fields.Integer(required=True),
         "max_attempts": fields.Integer(required=True),
         "worker_id": fields.String,
@@ -109,8 +112,13 @@ def job_url(job_id: int) -> str:
     return f"{request.script_root}/api/v1/jobs/{job_id}"
 
 
-def with_url(job: dict) -> dict:
-    return {**job, "url": job_url(job["id"])}
+def with_url(job: dict, admin: bool = True) -> dict:
+    """The job as answered: its URL added, its spec left out for non-admin callers."""
+    spec = job.get("spec") or {}
+    out = {**job, "url": job_url(job["id"]), "algorithm": spec.get("algorithm")}
+    if not admin:
+        out["spec"] = None
+    return out
 
 
 @ns.route("")
@@ -121,15 +129,17 @@ def with_url(job: dict) -> dict:
 class JobList(Resource):
     @ns.marshal_list_with(job_model, skip_none=True)
     @ns.response(400, "Unknown status or bad paging", ERROR_MODEL)
+    @ns.response(403, WRONG_TOKEN, ERROR_MODEL)
     def get(self):
         """List jobs, newest first"""
+        admin = admin_reader()
         jobs, total = queue().list(
             status=request.args.get("status") or None,
             model=request.args.get("model") or None,
             limit=int_arg("limit", 50, 1, 500),
             offset=int_arg("offset", 0, 0, 10**9),
         )
-        return [with_url(j) for j in jobs], 200, {"X-Total-Count": str(total)}
+        return [with_url(j, admin) for j in jobs], 200, {"X-Total-Count": str(total)}
 
 
 @ns.route("/<int:job_id>")
@@ -137,9 +147,10 @@ class JobList(Resource):
 class Job(Resource):
     @ns.marshal_with(job_model, skip_none=True)
     @ns.response(404, "Unknown job", ERROR_MODEL)
+    @ns.response(403, WRONG_TOKEN, ERROR_MODEL)
     def get(self, job_id):
         """Show a job: status, stage, attempts, error, resulting version"""
-        return with_url(queue().get(job_id))
+        return with_url(queue().get(job_id), admin_reader())
 
 
 @ns.route("/<int:job_id>/cancel")

@@ -101,7 +101,7 @@ def test_an_uploaded_csv_trains_a_pipeline_that_takes_raw_rows(client, worker):
     }
     assert len(ds["sample"]) == 5 and ds["sample"][0]["city"] is None
 
-    shown = client.get(f"/api/v1/datasets/{ds['id']}").get_json()
+    shown = client.get(f"/api/v1/datasets/{ds['id']}", headers=AUTH).get_json()
     assert shown["sha256"] == ds["sha256"] and len(shown["sample"]) == 5
     listed = client.get("/api/v1/datasets").get_json()
     assert {"iris", "wine", "breast_cancer", "diabetes", ds["id"]} <= {d["id"] for d in listed}

@@ -27,7 +27,7 @@
     return el("tr", { dataset: { job: String(job.id), status: job.status } },
       el("td", {}, `#${job.id}`),
       el("td", {}, el("a", { href: `${UI.PAGES}/models/${encodeURIComponent(job.model)}` }, job.model),
-        el("div", { class: "muted" }, job.spec && job.spec.algorithm)),
+        el("div", { class: "muted" }, job.algorithm || (job.spec && job.spec.algorithm))),
       el("td", {}, el("span", { class: `stage status-${job.status}` }, job.status)),
       el("td", {}, job.stage || ""),
       el("td", {}, `${job.attempts} / ${job.max_attempts}`),
