@@ -11,6 +11,10 @@
     return `${Math.max(0, (end - new Date(from)) / 1000).toFixed(1)} s`;
   }
 
+  // a running job is stopped by its worker; until then it shows cancel_requested_at
+  const cancellable = (job) =>
+    job.status === "queued" || (job.status === "running" && !job.cancel_requested_at);
+
   async function cancel(id) {
     try {
       await api(`/jobs/${id}/cancel`, { method: "POST" });
@@ -35,7 +39,7 @@
       el("td", {}, when(job.started_at)),
       el("td", {}, seconds(job.started_at, job.finished_at)),
       el("td", {}, result),
-      el("td", { class: "admin-only" }, job.status === "queued"
+      el("td", { class: "admin-only" }, cancellable(job)
         ? el("button", { type: "button", class: "cancel", onclick: () => cancel(job.id) }, `Cancel #${job.id}`) : ""));
   }
 
