@@ -27,6 +27,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -271,7 +272,9 @@ class Worker:
             return
         self.queue.succeed(job_id, self.worker_id, version["version"])
 
-    def _fit(self, job: dict[str, Any], beat: Heartbeat, on_stage: Any) -> training.TrainingResult:
+    def _fit(
+        self, job: dict[str, Any], beat: Heartbeat, on_stage: Callable[[str], None]
+    ) -> training.TrainingResult:
         """The job's fit, in a child process within the child limits; stopped early
         when the job is lost or an admin cancels it."""
         job_id, spec = job["id"], job["spec"]
@@ -284,12 +287,7 @@ class Worker:
             if time.monotonic() - looked < self.poll_seconds:
                 return
             looked = time.monotonic()
-            try:
-                if self.queue.cancel_requested(job_id):
-                    log.info("job %s: cancel requested, stopping its fit", job_id)
-                    raise Cancelled()
-            except (DatabaseUnavailable, SQLAlchemyError):  # the heartbeat copes with it
-                pass
+            self._raise_if_cancelled(job_id)
 
         result: training.TrainingResult = run_in_child(
             training.train,
@@ -299,9 +297,17 @@ class Worker:
             on_stage=on_stage,
             check=check,
         )
-        if self.queue.cancel_requested(job_id):  # asked while the fit was finishing
-            raise Cancelled()
+        self._raise_if_cancelled(job_id)  # asked while the fit was finishing?
         return result
+
+    def _raise_if_cancelled(self, job_id: int) -> None:
+        try:
+            requested = self.queue.cancel_requested(job_id)
+        except (DatabaseUnavailable, SQLAlchemyError):  # read again later; the beat copes
+            return
+        if requested:
+            log.info("job %s: cancel requested, stopping its fit", job_id)
+            raise Cancelled()
 
     def _crash_hook(self) -> None:
         """Tests only (TESTING config): die between registering a version and

@@ -56,7 +56,8 @@ def pinned_pyproject(pyproject: str, models: list[BundleModel]) -> tuple[str, di
     doc = tomllib.loads(pyproject)
     sklearn = sklearn_version(models)
     deps = [pin(r, sklearn) for r in doc["project"]["dependencies"]]
-    deps += [pin(name, sklearn) for name in NUMERIC_LIBRARIES]
+    named = {package_name(r).lower() for r in doc["project"]["dependencies"]}
+    deps += [pin(name, sklearn) for name in NUMERIC_LIBRARIES if name not in named]
     tests = [
         pin(r, sklearn)
         for r in doc["project"]["optional-dependencies"]["test"]

@@ -159,7 +159,10 @@ def _died(child: Any, limits: ChildLimits) -> FitFailed:
             f"(JOB_MEMORY_MB is {limits.memory_mb})"
         )
     how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else code
-    return FitFailed(f"the training process died without an answer (exit: {how})")
+    return FitFailed(
+        f"the training process died without an answer (exit: {how}); out of memory "
+        f"counts too: JOB_MEMORY_MB is {limits.memory_mb}"
+    )
 
 
 def _stop(child: Any) -> None:
