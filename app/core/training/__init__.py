@@ -1,9 +1,10 @@
 """Training: the algorithm catalogue, the training spec and its validation, the
 pipeline, evaluation, and the trainer that fits one scikit-learn Pipeline.
 
-Pure scikit-learn and pandas: no Flask, no database. The worker calls `train()`; the
-API calls `validate_spec()` before queuing so that a bad request is a 400, not a
-failed job. The data comes from `app.core.datasets`."""
+Pure scikit-learn and pandas: no Flask, no database. The worker calls `train()` in a
+child process (`isolation`); the API calls `validate_spec()` with the configured
+`TrainingLimits` before queuing so that a bad request is a 400, not a failed job. The
+data comes from `app.core.datasets`."""
 
 from app.core.training.algorithms import (
     ALGORITHMS,
