@@ -11,7 +11,7 @@ database about every WORKER_POLL_SECONDS) stops the child and ends it `cancelled
 job whose version is already registered (its worker died right after) just succeeds.
 
 Signals: the first SIGTERM/SIGINT gives the current job WORKER_STOP_GRACE_SECONDS
-(default 20) to finish, then interrupts its training and hands it back to the queue
+(default 20) to finish, then kills its training process and hands it back to the queue
 (not counted as an attempt), so the next worker starts it at once; a second signal
 hands it back at once. Saving a fitted model is never interrupted. Both happen well
 before supervisord's stopwaitsecs (60 s) would SIGKILL the worker. A SIGKILLed
