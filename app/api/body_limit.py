@@ -26,6 +26,9 @@ def _too_large(limit: int, length: int | None = None) -> PayloadTooLarge:
 def limit_prediction_body(req: Request, limit: int) -> None:
     """Call first thing: refuses a declared length over `limit`, and caps what
     `read_prediction_body` will read of a body without one."""
+    app_limit = req.max_content_length  # the app's MAX_CONTENT_LENGTH, when lower
+    if app_limit is not None:
+        limit = min(limit, app_limit)
     req.max_content_length = limit
     length = req.content_length
     if length is not None and length > limit:
