@@ -1,7 +1,8 @@
 """Model registry: names -> integer versions, one of them in production.
 
-The database is the truth. Each process keeps a cache of loaded versions (immutable
-once written) and of the production map, which it re-reads at most once per
+The database is the truth. Each process keeps a bounded cache of loaded versions
+(immutable once written; production pinned, see app/core/model_cache.py) and of the
+production map, which it re-reads at most once per
 `refresh_seconds`: a promotion reaches every gunicorn worker within that interval and
 the prediction path does not query the database per request. If the database is down,
 the last known production map keeps serving."""
