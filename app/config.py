@@ -78,8 +78,8 @@ class Config:
         self.MAX_PREDICT_ROWS = _env_int("MAX_PREDICT_ROWS", 10_000)  # rows per request
         # request bodies: model and dataset uploads are the largest
         self.MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 100) * 1024 * 1024
-        # prediction bodies (/api/v1 predict, /v2 infer): a MAX_PREDICT_ROWS batch of a
-        # 30-feature model as JSON objects at full float precision is 10.8 MB
+        # prediction bodies (/api/v1 predict, /v2 infer), well under the uploads' limit
+        # yet room for a MAX_PREDICT_ROWS batch of a typical model (README says how big)
         self.MAX_PREDICT_BYTES = _env_int("MAX_PREDICT_MB", 16) * 1024 * 1024
         self.ALLOW_PICKLE = _env_bool("ALLOW_PICKLE", False)  # dangerous: executes code on load
         self.REGISTRY_REFRESH_SECONDS = _env_float("REGISTRY_REFRESH_SECONDS", 1.0)
