@@ -78,8 +78,15 @@ class Config:
         self.MAX_PREDICT_ROWS = _env_int("MAX_PREDICT_ROWS", 10_000)  # rows per request
         # request bodies: model and dataset uploads are the largest
         self.MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 100) * 1024 * 1024
+        # prediction bodies (/api/v1 predict, /v2 infer), well under the uploads' limit
+        # yet room for a MAX_PREDICT_ROWS batch of a typical model (README says how big)
+        self.MAX_PREDICT_BYTES = _env_int("MAX_PREDICT_MB", 16) * 1024 * 1024
         self.ALLOW_PICKLE = _env_bool("ALLOW_PICKLE", False)  # dangerous: executes code on load
         self.REGISTRY_REFRESH_SECONDS = _env_float("REGISTRY_REFRESH_SECONDS", 1.0)
+        # loaded versions per process besides the (pinned) production ones, and how
+        # long a version whose artifact failed to load answers 503 before a retry
+        self.MODEL_CACHE_SIZE = _env_int("MODEL_CACHE_SIZE", 8)
+        self.ARTIFACT_RETRY_SECONDS = _env_float("ARTIFACT_RETRY_SECONDS", 30.0)
         self.SEED_DEMO_MODELS = _env_bool("SEED_DEMO_MODELS", True)
         self.LOGGING_CONF = Path(os.environ.get("LOGGING_CONF") or ROOT / "logging.conf")
         self.TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 1)

@@ -19,7 +19,30 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 access_log = logging.getLogger("mlstack.access")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# checked with fullmatch: `re.match("...$")` would also take an id ending in a newline
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# what a log field keeps as it is: printable ASCII less space, '"' and '\' (inside
+# quotes, space too); anything else is written as an escape, so no path, query or
+# header can end a line or start a field of its own
+_UNSAFE = re.compile(r"[^!#-\[\]-~]")
+_UNSAFE_QUOTED = re.compile(r"[^ !#-\[\]-~]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def escape_field(text: str, quoted: bool = False) -> str:
+    """`text` as one log field: control characters (CR, LF, ESC, ...), spaces, quotes,
+    backslashes and non-ASCII characters as \\xNN / \\uNNNN escapes, as nginx's
+    default log escaping writes them (spaces kept when the field is quoted)."""
+    unsafe = _UNSAFE_QUOTED if quoted else _UNSAFE
+    if unsafe.search(text) is None:
+        return text
+    return unsafe.sub(_escape_char, text)
 
 
 class SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
@@ -88,7 +111,7 @@ def init_request_logging(
         ctx = g._get_current_object()  # one context lookup, not one per attribute
         ctx.start = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
-        ctx.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        ctx.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -109,6 +132,8 @@ def init_request_logging(
         if access_log.isEnabledFor(logging.INFO):
             prediction = getattr(ctx, "prediction", None)
             extra = " model={} version={} rows={}".format(*prediction) if prediction else ""
+            query = req.query_string
+            query_field = f" query={escape_field(query.decode('latin-1'))}" if query else ""
             # Logger.info less its findCaller() stack walk: the caller is known, this
             # line. Filters and handlers apply as usual.
             access_log.handle(
@@ -117,14 +142,16 @@ def init_request_logging(
                     logging.INFO,
                     __file__,
                     sys._getframe().f_lineno,
-                    "rid=%s method=%s path=%s status=%d duration_ms=%.2f remote=%s%s",
+                    'rid=%s method=%s path=%s%s status=%d duration_ms=%.2f remote=%s agent="%s"%s',
                     (
                         rid,
-                        req.method,
-                        req.path,
+                        escape_field(req.method),
+                        escape_field(req.path),
+                        query_field,
                         response.status_code,
                         seconds * 1000,
-                        req.remote_addr or "-",
+                        escape_field(req.remote_addr or "-"),
+                        escape_field(req.headers.get("User-Agent", "-"), quoted=True),
                         extra,
                     ),
                     None,

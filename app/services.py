@@ -41,6 +41,8 @@ def build_services(
         ArtifactStore(config.MODEL_STORE),
         refresh_seconds=config.REGISTRY_REFRESH_SECONDS,
         allow_pickle=config.ALLOW_PICKLE,
+        cache_size=config.MODEL_CACHE_SIZE,
+        artifact_retry_seconds=config.ARTIFACT_RETRY_SECONDS,
     )
     predictions = PredictionService(
         registry,

@@ -40,6 +40,9 @@ def create_api_blueprint(swagger: bool = True, training: bool = True) -> Bluepri
     api.init_app(bp, add_specs=swagger)
     api.models["Error"] = ERROR_MODEL
     register_error_handlers(api)
+    from app.api.auth import require_token_first
+
+    bp.before_request(require_token_first)  # before flask-restx reads any body
 
     from app.api import bundles, datasets, health, jobs, models, predictions
 

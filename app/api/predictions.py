@@ -8,6 +8,7 @@ import orjson
 from flask import current_app, g, request
 from flask_restx import Namespace, Resource, fields
 
+from app.api.body_limit import limit_prediction_body, read_prediction_body
 from app.api.errors import ERROR_MODEL, UnsupportedMediaType
 from app.api.params import bool_value, version_arg
 from app.core.errors import InvalidInput
@@ -80,25 +81,27 @@ class Prediction(Resource):
     @ns.response(200, "Predictions", predict_answer)
     @ns.response(400, "Invalid input: the errors name each bad field", ERROR_MODEL)
     @ns.response(404, "Unknown model or version", ERROR_MODEL)
-    @ns.response(413, "Too many rows", ERROR_MODEL)
+    @ns.response(413, "Too many rows, or a body over MAX_PREDICT_MB", ERROR_MODEL)
     @ns.response(415, "Send application/json or text/csv", ERROR_MODEL)
     def post(self, name):
         """Predict one row or a batch (JSON, or CSV with a header row)"""
         # the objects behind the proxies, looked up once (LocalProxy methods: untyped)
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         req = request._get_current_object()  # type: ignore[attr-defined]
-        with services_of(app).predictions.begin(name, version_arg(req)) as prediction:
+        services = services_of(app)
+        limit_prediction_body(req, services.config.MAX_PREDICT_BYTES)
+        with services.predictions.begin(name, version_arg(req)) as prediction:
             model = prediction.model
             mimetype = req.mimetype
             if mimetype == "application/json" or mimetype.endswith("+json"):
-                instances, proba = _parse_json(req.get_data(cache=False))
+                instances, proba = _parse_json(read_prediction_body(req))
                 model.check_proba(proba)
                 matrix, n = model.schema.rows_to_matrix(instances, prediction.max_rows)
             elif mimetype in ("text/csv", "application/csv"):
                 proba = bool_value("return_proba", req.args.get("return_proba"))
                 model.check_proba(proba)
                 matrix, n = model.schema.csv_to_matrix(
-                    req.get_data(cache=False), prediction.max_rows
+                    read_prediction_body(req), prediction.max_rows
                 )
             else:
                 raise UnsupportedMediaType(

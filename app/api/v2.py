@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, g, request
 from flask_restx import Api, Namespace, Resource, fields
 from werkzeug.exceptions import HTTPException, NotFound
 
+from app.api.body_limit import limit_prediction_body, read_prediction_body
 from app.api.errors import status_of
 from app.api.health import models_check
 from app.core import v2 as protocol
@@ -211,10 +212,12 @@ class Infer(Resource):
         """Infer with the production version (or the one in the URL). JSON or binary tensors."""
         app = current_app._get_current_object()  # type: ignore[attr-defined]  # looked up once
         req = request._get_current_object()  # type: ignore[attr-defined]
-        with services_of(app).predictions.begin(name, version) as prediction:
+        services = services_of(app)
+        limit_prediction_body(req, services.config.MAX_PREDICT_BYTES)
+        with services.predictions.begin(name, version) as prediction:
             model = prediction.model
             parsed = parse_infer_request(
-                req.get_data(cache=False), req.headers.get("Inference-Header-Content-Length")
+                read_prediction_body(req), req.headers.get("Inference-Header-Content-Length")
             )
             want = protocol.wanted_outputs(parsed, model)
             rows = protocol.request_rows(parsed, model.schema)

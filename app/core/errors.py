@@ -56,7 +56,14 @@ class DatabaseUnavailable(Unavailable):
     default_message = "the database is unavailable; try again shortly"
 
 
-class ArtifactCorrupt(Unavailable):
+class ArtifactUnavailable(Unavailable):
+    """A version's artifact cannot be read or loaded (missing, unreadable, corrupt): an
+    operator problem, remembered for a while (ARTIFACT_RETRY_SECONDS)."""
+
+    default_message = "the model artifact cannot be loaded"
+
+
+class ArtifactCorrupt(ArtifactUnavailable):
     """An artifact on disk does not match its recorded checksum: an operator problem."""
 
     default_message = "model artifact failed its checksum"

@@ -1,7 +1,8 @@
 """Model registry: names -> integer versions, one of them in production.
 
-The database is the truth. Each process keeps a cache of loaded versions (immutable
-once written) and of the production map, which it re-reads at most once per
+The database is the truth. Each process keeps a bounded cache of loaded versions
+(immutable once written; production pinned, see app/core/model_cache.py) and of the
+production map, which it re-reads at most once per
 `refresh_seconds`: a promotion reaches every gunicorn worker within that interval and
 the prediction path does not query the database per request. If the database is down,
 the last known production map keeps serving."""
@@ -13,7 +14,6 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import sklearn
@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
+from app.core.artifacts import ArtifactStore as ArtifactStore  # its former home: re-exported
 from app.core.errors import (
     DatabaseUnavailable,
     InvalidInput,
@@ -28,17 +29,14 @@ from app.core.errors import (
     Unavailable,
     VersionNotFound,
 )
+from app.core.model_cache import ModelCache
 from app.core.runtime import (
     LoadedModel,
     final_estimator,
     load_artifact,
-    load_bytes,
-    read_verified,
-    sha256_bytes,
 )
 from app.core.schema import CompiledSchema, SchemaDoc, check_schema, derive_schema
 from app.core.statistics import with_statistics
-from app.core.storage import write_atomic
 from app.db import Database
 from app.db.models import Model, ModelVersion
 
@@ -58,23 +56,6 @@ def check_name(name: str) -> str:
             {"name": "must match [a-z0-9][a-z0-9_-]{0,63}"},
         )
     return name
-
-
-class ArtifactStore:
-    """Content-addressed files under the store root: <model>/<sha256>.<format>,
-    written to a temporary file and renamed into place."""
-
-    def __init__(self, root: Path):
-        self.root = Path(root)
-
-    def write(self, model: str, data: bytes, fmt: str) -> tuple[str, str]:
-        digest = sha256_bytes(data)
-        rel = f"{model}/{digest}.{fmt}"
-        write_atomic(self.root / rel, data)
-        return rel, digest
-
-    def path(self, rel: str) -> Path:
-        return self.root / rel
 
 
 def version_dict(model: Model, v: ModelVersion) -> dict[str, Any]:
@@ -189,13 +170,16 @@ class Registry:
         store: ArtifactStore,
         refresh_seconds: float = 1.0,
         allow_pickle: bool = False,
+        cache_size: int = 8,
+        artifact_retry_seconds: float = 30.0,
     ):
         self.db = db
         self.store = store
         self.refresh_seconds = refresh_seconds
         self.allow_pickle = allow_pickle
         self._lock = threading.Lock()
-        self._loaded: dict[tuple[str, int], LoadedModel] = {}
+        # loaded versions: production pinned, at most `cache_size` others
+        self.cache = ModelCache(cache_size, artifact_retry_seconds)
         self._production: dict[str, int | None] = {}
         self._production_checked = float("-inf")
 
@@ -384,6 +368,7 @@ class Registry:
                 with self.db.session() as s:
                     rows = s.execute(select(Model.name, Model.production_version)).all()
                 self._production = {name: version for name, version in rows}
+                self._pin_production()
             except (DatabaseUnavailable, SQLAlchemyError) as exc:
                 if not self._production:
                     raise DatabaseUnavailable("the model registry database is unreachable") from exc
@@ -406,11 +391,15 @@ class Registry:
                 version = production[name]
             if version is None:
                 raise VersionNotFound(name)
-        loaded = self._loaded.get((name, version))
+        loaded: LoadedModel | None = self.cache.get((name, version))
         if loaded is not None:
             return loaded
         check_name(name)
-        return self._load(name, version)
+        loaded = self.cache.get_or_load((name, version), lambda: self._load(name, version))
+        return loaded
+
+    def _pin_production(self) -> None:
+        self.cache.pin((n, v) for n, v in self._production.items() if v is not None)
 
     def _production_of(self, name: str) -> int | None:
         """One model's production version straight from the database, for a name the
@@ -421,6 +410,7 @@ class Registry:
             raise ModelNotFound(name)
         with self._lock:
             self._production = {**self._production, name: row[0]}
+        self._pin_production()
         return row[0]
 
     def _load(self, name: str, version: int) -> LoadedModel:
@@ -436,12 +426,8 @@ class Registry:
                 v.artifact_format,
             )
         task, schema, classes, rel, digest, fmt = meta
-        data = read_verified(self.store.path(rel), digest)
-        est = load_bytes(data, fmt)
-        loaded = LoadedModel(name, version, task, est, CompiledSchema.from_doc(schema), classes)
-        with self._lock:
-            self._loaded[(name, version)] = loaded
-        return loaded
+        est = self.store.load(rel, digest, fmt, f"model {name!r} v{version}")
+        return LoadedModel(name, version, task, est, CompiledSchema.from_doc(schema), classes)
 
     def preload_production(self) -> int:
         """Load every production version now and warm it up with one prediction

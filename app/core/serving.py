@@ -62,6 +62,16 @@ class PredictionService:
         self.arrivals = Arrivals()  # prediction requests in this process, for the batchers
         self._batchers: dict[tuple[str, int], tuple[LoadedModel, MicroBatcher]] = {}
         self._lock = threading.Lock()
+        registry.cache.on_evict(self._forget_batcher)  # a batcher goes with its model
+
+    def _forget_batcher(self, key: tuple[str, int], model: Any) -> None:
+        with self._lock:
+            entry = self._batchers.get(key)
+            if entry is not None and entry[0] is model:
+                del self._batchers[key]
+
+    def batcher_count(self) -> int:
+        return len(self._batchers)
 
     @contextmanager
     def begin(self, name: str, version: int | None) -> Iterator[Prediction]:

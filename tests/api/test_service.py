@@ -106,7 +106,7 @@ def test_every_request_is_logged_with_its_fields(client, iris, config):
     assert re.search(
         r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO \d+ mlstack.access rid=req-abc-123 "
         r"method=POST path=/api/v1/models/iris/predict status=200 duration_ms=\d+\.\d\d "
-        r"remote=127.0.0.1 model=iris version=1 rows=2$",
+        r'remote=127.0.0.1 agent="[^"]+" model=iris version=1 rows=2$',
         predicted[0],
     )
     assert len(generated) == 32

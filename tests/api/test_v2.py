@@ -294,7 +294,7 @@ def test_a_corrupt_artifact_is_503(client, registry, iris, app):
     for p in pathlib.Path(app.extensions["mlstack"].config.MODEL_STORE).rglob("*"):
         if p.is_file():
             p.write_bytes(b"corrupt")
-    registry._loaded.clear()
+    registry.cache.clear()
     res = infer(client, "iris", {"inputs": [tensor([[1, 2, 3, 4]])]})
     assert res.status_code == 503 and "sha256" in res.get_json()["error"]
     assert client.get("/v2/models/iris/ready").status_code == 503
