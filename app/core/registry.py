@@ -30,11 +30,13 @@ from app.core.errors import (
 )
 from app.core.runtime import (
     LoadedModel,
+    OnEngine,
     final_estimator,
     load_artifact,
     load_bytes,
     read_verified,
     sha256_bytes,
+    unverified,
 )
 from app.core.schema import CompiledSchema, SchemaDoc, check_schema, derive_schema
 from app.core.statistics import with_statistics
@@ -92,7 +94,18 @@ def version_dict(model: Model, v: ModelVersion) -> dict[str, Any]:
         "sklearn_version": v.sklearn_version,
         "created_at": v.created_at,
         "schema": v.feature_schema,
+        "runtime": public_runtime(v.runtime),
     }
+
+
+def public_runtime(stored: dict[str, Any] | None) -> dict[str, Any]:
+    """The fast path's verdict as the API shows it (versions registered before the
+    fast path have none: scikit-learn serves them until a process proves otherwise)."""
+    if not stored:
+        return unverified("registered before the fast path: not verified")
+    from app.core.fastpath.engine import public
+
+    return public(stored)
 
 
 def model_dict(model: Model, with_versions: bool = False) -> dict[str, Any]:
@@ -162,6 +175,7 @@ class NewVersion:
     artifact_path: str
     artifact_sha256: str
     artifact_format: str
+    runtime: dict[str, Any] | None = None
 
     def row(self, model_id: int, number: int) -> ModelVersion:
         return ModelVersion(
@@ -177,6 +191,7 @@ class NewVersion:
             artifact_sha256=self.artifact_sha256,
             artifact_format=self.artifact_format,
             sklearn_version=sklearn.__version__,
+            runtime=self.runtime,
         )
 
 
@@ -187,11 +202,15 @@ class Registry:
         store: ArtifactStore,
         refresh_seconds: float = 1.0,
         allow_pickle: bool = False,
+        fast_path: bool = True,
+        on_engine: OnEngine | None = None,
     ):
         self.db = db
         self.store = store
         self.refresh_seconds = refresh_seconds
         self.allow_pickle = allow_pickle
+        self.fast_path = fast_path  # FAST_PATH: exact compiled predictors where proven
+        self.on_engine = on_engine
         self._lock = threading.Lock()
         self._loaded: dict[tuple[str, int], LoadedModel] = {}
         self._production: dict[str, int | None] = {}
@@ -208,13 +227,24 @@ class Registry:
     def get_model(self, name: str) -> dict[str, Any]:
         check_name(name)
         with self.db.session() as s:
-            return model_dict(self._model(s, name), with_versions=True)
+            out = model_dict(self._model(s, name), with_versions=True)
+        for v in out["versions"]:
+            self._shown_runtime(v)
+        return out
 
     def get_version(self, name: str, version: int) -> dict[str, Any]:
         check_name(name)
         with self.db.session() as s:
             model = self._model(s, name)
-            return version_dict(model, self._version(s, model, version))
+            return self._shown_runtime(version_dict(model, self._version(s, model, version)))
+
+    def _shown_runtime(self, version: dict[str, Any]) -> dict[str, Any]:
+        """With FAST_PATH off, every version is served by scikit-learn, whatever was proven."""
+        if not self.fast_path:
+            from app.core.fastpath.engine import DISABLED
+
+            version["runtime"] = unverified(DISABLED)
+        return version
 
     def count_models(self) -> int:
         with self.db.session() as s:
@@ -266,6 +296,7 @@ class Registry:
             feature_schema = with_statistics(feature_schema, sample)
         if metrics is not None and not isinstance(metrics, dict):
             raise InvalidInput("metrics must be a JSON object", {"metrics": "expected an object"})
+        runtime = self._verdict(name, est, task, feature_schema, classes, sha256_bytes(data))
         path, digest = self.store.write(name, data, fmt)
         new = NewVersion(
             task=task,
@@ -277,11 +308,30 @@ class Registry:
             artifact_path=path,
             artifact_sha256=digest,
             artifact_format=fmt,
+            runtime=runtime,
         )
-        out = self._insert(name, new, promote=promote, description=description)
+        out = self._shown_runtime(self._insert(name, new, promote=promote, description=description))
         self._invalidate()
         log.info("registered %s v%s (%s)", name, out["version"], out["algorithm"])
         return out
+
+    @staticmethod
+    def _verdict(
+        name: str,
+        est: Any,
+        task: str,
+        schema: SchemaDoc,
+        classes: list[Any] | None,
+        sha256: str,
+    ) -> dict[str, Any]:
+        """The fast path's verdict on a new version, proven now (whatever FAST_PATH says:
+        it is a fact about the artifact, kept for when the fast path is on)."""
+        from app.core.fastpath.engine import registration_verdict
+
+        candidate = LoadedModel(name, 0, task, est, CompiledSchema.from_doc(schema), classes)
+        verdict = registration_verdict(candidate, sha256)
+        log.info("%s: fast path verdict %s (%s)", name, verdict["engine"], verdict["reason"])
+        return verdict
 
     def _load_upload(self, data: bytes, fmt: str) -> Any:
         """The uploaded artifact's estimator; pickles only when the operator allows
@@ -417,14 +467,26 @@ class Registry:
                 v.artifact_path,
                 v.artifact_sha256,
                 v.artifact_format,
+                v.runtime,
             )
-        task, schema, classes, rel, digest, fmt = meta
+        task, schema, classes, rel, digest, fmt, runtime = meta
         data = read_verified(self.store.path(rel), digest)
         est = load_bytes(data, fmt)
         loaded = LoadedModel(name, version, task, est, CompiledSchema.from_doc(schema), classes)
+        loaded.on_engine = self.on_engine
+        self._select_engine(loaded, runtime, digest)
         with self._lock:
             self._loaded[(name, version)] = loaded
         return loaded
+
+    def _select_engine(self, loaded: LoadedModel, stored: Any, digest: str) -> None:
+        from app.core.fastpath.engine import select_engine
+
+        try:
+            select_engine(loaded, stored, digest, enabled=self.fast_path)
+        except Exception:  # noqa: BLE001 - the fast path must never stop a version loading
+            log.exception("fast path selection failed for %s v%s", loaded.name, loaded.version)
+            loaded.compiled, loaded.runtime = None, unverified("fast path selection failed")
 
     def preload_production(self) -> int:
         """Load every production version now and warm it up with one prediction

@@ -77,6 +77,9 @@ class ModelVersion(Base):
     artifact_format: Mapped[str] = mapped_column(String(16), nullable=False, default="skops")
     sklearn_version: Mapped[str] = mapped_column(String(32), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # the fast path's verdict (app.core.fastpath.engine): engine, verified, reason, and
+    # the artifact sha256 and library versions it was proven with
+    runtime: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     model: Mapped[Model] = relationship(back_populates="versions")
 
