@@ -211,6 +211,7 @@ class Registry:
         self.allow_pickle = allow_pickle
         self.fast_path = fast_path  # FAST_PATH: exact compiled predictors where proven
         self.on_engine = on_engine
+        self._in_master = False  # preloading in gunicorn's master: see fastpath.engine
         self._lock = threading.Lock()
         self._loaded: dict[tuple[str, int], LoadedModel] = {}
         self._production: dict[str, int | None] = {}
@@ -483,7 +484,9 @@ class Registry:
         from app.core.fastpath.engine import select_engine
 
         try:
-            select_engine(loaded, stored, digest, enabled=self.fast_path)
+            select_engine(
+                loaded, stored, digest, enabled=self.fast_path, probe_now=not self._in_master
+            )
         except Exception:  # noqa: BLE001 - the fast path must never stop a version loading
             log.exception("fast path selection failed for %s v%s", loaded.name, loaded.version)
             loaded.compiled, loaded.runtime = None, unverified("fast path selection failed")
@@ -495,12 +498,15 @@ class Registry:
         count = 0
         for name, version in self.production_versions().items():
             if version is not None:
+                self._in_master = True
                 try:
                     loaded = self.resolve(name, version)
                     count += 1
                 except Exception:  # noqa: BLE001 - a bad artifact must not stop the service
                     log.exception("could not load %s v%s", name, version)
                     continue
+                finally:
+                    self._in_master = False
                 try:
                     loaded.warm_up()
                 except Exception as exc:  # noqa: BLE001 - a warm-up is only an optimisation

@@ -132,7 +132,11 @@ class LoadedModel:
     estimator: Any
     schema: CompiledSchema
     classes: list[Any] | None
-    compiled: CompiledModel | None = None  # set by app.core.fastpath.engine
+    # set by app.core.fastpath.engine: the proven compiled predictor, or one awaiting
+    # its probe in this process (and the batch sizes it is to be probed with)
+    compiled: CompiledModel | None = None
+    candidate: CompiledModel | None = None
+    candidate_sizes: tuple[int, ...] = ()
     runtime: dict[str, Any] = field(default_factory=lambda: unverified("not compiled"))
     on_engine: OnEngine | None = None
 
@@ -172,7 +176,9 @@ class LoadedModel:
         """Predict once on the schema's example row: scikit-learn sets itself up on an
         estimator's first call, which no request should pay (docs/performance.md)."""
         matrix, _ = self.schema.rows_to_matrix([self.schema.example_instance()], 1)
-        self.predict(matrix, self.has_proba)
+        self.sklearn_outputs(matrix, self.has_proba)  # scikit-learn still answers some calls
+        if self.compiled is not None:
+            self.compiled_outputs(self.compiled, matrix, self.has_proba)
 
     @property
     def engine(self) -> str:
@@ -199,6 +205,10 @@ class LoadedModel:
     def outputs(self, matrix: np.ndarray, return_proba: bool) -> tuple[str, Outputs]:
         """(engine, outputs): the compiled predictor's when there is one; a failure in
         it (a category the encoder refuses, say) is left to scikit-learn to answer."""
+        if self.candidate is not None:
+            from app.core.fastpath.engine import settle
+
+            settle(self)  # a candidate not proven in this process yet (after a fork)
         compiled = self.compiled
         if compiled is not None:
             try:

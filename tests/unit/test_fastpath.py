@@ -288,3 +288,33 @@ def test_a_compiled_predictor_that_fails_leaves_the_answer_to_scikit_learn():
     out = model.predict(matrix, True)
     assert out["predictions"] == model.estimator.predict(matrix).tolist()
     assert seen == [("numpy", 5), ("sklearn", 5)]
+
+
+def test_a_stage_of_another_engine_is_proven_at_the_first_prediction_not_in_the_master(
+    monkeypatch,
+):
+    """gunicorn's master may compile but must not run an onnxruntime session: such a
+    stage waits for the first prediction in the (forked) worker to be probed."""
+    model = loaded(FAMILIES["logistic-binary"]())
+    numpy_stage = verify.compile_for(model)
+    numpy_stage.final.engine = numpy_stage.engine = "onnxruntime"  # as the tree compiler's
+    probed = []
+    real_probe = engine.probe
+
+    def counting_probe(*args):
+        probed.append(args[2])
+        return real_probe(*args)
+
+    monkeypatch.setattr(engine, "compile_for", lambda m: numpy_stage)
+    monkeypatch.setattr(engine, "probe", counting_probe)
+    stored = {**engine.registration_verdict(model, "abc"), "engine": "onnxruntime"}
+    engine.select_engine(model, stored, "abc", enabled=True, probe_now=False)
+    assert probed == [] and model.compiled is None and model.candidate is numpy_stage
+    model.warm_up()  # the master's warm-up: scikit-learn only
+    assert probed == []
+
+    out = model.predict(CANCER_X[:2], True)
+    assert probed == [verify.SHORT_BATCH_SIZES] and model.engine == "onnxruntime"
+    assert out["probabilities"] == model.estimator.predict_proba(CANCER_X[:2]).tolist()
+    model.predict(CANCER_X[:2])
+    assert len(probed) == 1  # once per process
