@@ -57,7 +57,11 @@ Transform = Callable[[Data], Array]
 
 
 def _is_missing(col: Array) -> npt.NDArray[np.bool_]:
-    return np.array([v is None or (isinstance(v, float) and math.isnan(v)) for v in col], bool)
+    """None or NaN, as pandas' `notna` sees them when the runtime builds its DataFrame."""
+    import pandas as pd
+
+    missing: npt.NDArray[np.bool_] = pd.isna(col)
+    return missing
 
 
 def _array(X: Data) -> Array:
@@ -199,15 +203,22 @@ class _Encoding:
             self.unknown = column(int(infrequent[0]))
         self.raises = est.handle_unknown == "error"
 
-    def column_of(self, value: Any) -> int | None:
-        found = self.table.get(value)
-        if found is not None:
-            return found
+    def column_of(self, value: Any) -> int:
+        """A value the table does not hold: NaN's column, the infrequent column for an
+        unknown value, or -1 (all zeros)."""
         if isinstance(value, float) and math.isnan(value) and self.nan_column is not None:
             return self.nan_column
         if self.raises:
             raise ValueError(f"Found unknown category {value!r} during transform")
-        return self.unknown
+        return -1 if self.unknown is None else self.unknown
+
+    def columns_of(self, values: list[Any]) -> npt.NDArray[np.intp]:
+        get = self.table.get
+        found = [get(v, -2) for v in values]  # one dict lookup per value, as sklearn's
+        for r, col in enumerate(found):
+            if col == -2:
+                found[r] = self.column_of(values[r])
+        return np.array(found, dtype=np.intp)
 
 
 def _one_hot_encoder(est: Any) -> Transform:
@@ -225,10 +236,9 @@ def _one_hot_encoder(est: Any) -> Transform:
         arr = _array(X)
         out = np.zeros((arr.shape[0], width), dtype=dtype)
         for j, enc in enumerate(encodings):
-            for r, value in enumerate(arr[:, j].tolist()):
-                col = enc.column_of(value)
-                if col is not None:
-                    out[r, col] = 1
+            cols = enc.columns_of(arr[:, j].tolist())
+            rows = np.flatnonzero(cols >= 0)
+            out[rows, cols[rows]] = 1
         return out
 
     return encode
