@@ -481,7 +481,7 @@ class Registry:
         return loaded
 
     def _select_engine(self, loaded: LoadedModel, stored: Any, digest: str) -> None:
-        from app.core.fastpath.engine import select_engine
+        from app.core.fastpath.engine import backfill, select_engine
 
         try:
             select_engine(
@@ -490,6 +490,20 @@ class Registry:
         except Exception:  # noqa: BLE001 - the fast path must never stop a version loading
             log.exception("fast path selection failed for %s v%s", loaded.name, loaded.version)
             loaded.compiled, loaded.runtime = None, unverified("fast path selection failed")
+            return
+        record = backfill(loaded, stored, digest)
+        if record is not None:
+            self._store_runtime(loaded.name, loaded.version, record)
+
+    def _store_runtime(self, name: str, version: int, record: dict[str, Any]) -> None:
+        """Keep a verdict proven here for a version registered without one."""
+        try:
+            with self.db.session() as s:
+                v = self._version(s, self._model(s, name), version)
+                if not v.runtime:
+                    v.runtime = record
+        except (DatabaseUnavailable, SQLAlchemyError) as exc:  # proven again next time
+            log.warning("could not store the verdict of %s v%s: %s", name, version, exc)
 
     def preload_production(self) -> int:
         """Load every production version now and warm it up with one prediction

@@ -210,3 +210,28 @@ def test_fast_path_off_serves_every_version_with_scikit_learn(slow_app):
     assert res.get_json()["probabilities"] == est.predict_proba(IRIS_X[:5]).tolist()
     assert engine_rows(client, "offpath", "sklearn") - before == 5
     assert services_of(slow_app).registry.resolve("offpath").engine == "sklearn"
+
+
+def test_a_version_registered_before_the_fast_path_is_proven_where_it_loads(client, app):
+    from sqlalchemy import update
+
+    from app.db.models import ModelVersion
+
+    est = UPLOADS["logit-multi"]()
+    assert upload(client, "older", sio.dumps(est)).status_code == 201
+    services = services_of(app)
+    with services.db.session() as s:  # as migration 0003 leaves the versions before it
+        s.execute(update(ModelVersion).values(runtime=None))
+    services.registry._loaded.clear()
+    shown = client.get("/api/v1/models/older/versions/1").get_json()["runtime"]
+    assert shown == {
+        "engine": "sklearn",
+        "verified": False,
+        "reason": "registered before the fast path: not verified",
+    }
+
+    res = client.post("/api/v1/models/older/predict", json={"instances": IRIS_X[:3].tolist()})
+    assert res.get_json()["predictions"] == est.predict(IRIS_X[:3]).tolist()
+    assert services.registry.resolve("older").engine == "numpy"
+    shown = client.get("/api/v1/models/older/versions/1").get_json()["runtime"]
+    assert shown["engine"] == "numpy" and shown["verified"] is True

@@ -37,6 +37,14 @@ def registration_verdict(model: LoadedModel, sha256: str) -> dict[str, Any]:
     return {**verdict, "artifact_sha256": sha256, "libraries": library_versions()}
 
 
+def backfill(model: LoadedModel, stored: Any, sha256: str) -> dict[str, Any] | None:
+    """The verdict to store for a version that has none (registered before the fast
+    path), once this process has proven it in full; None when there is nothing to store."""
+    if stored or model.candidate is not None or model.runtime["reason"] == DISABLED:
+        return None
+    return {**model.runtime, "artifact_sha256": sha256, "libraries": library_versions()}
+
+
 def public(verdict: dict[str, Any]) -> dict[str, Any]:
     """The verdict as the API shows it."""
     return {k: verdict[k] for k in ("engine", "verified", "reason")}
