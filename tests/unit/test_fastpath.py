@@ -77,7 +77,36 @@ def trained(estimator, regression=False):
     return loaded(pipe, feature_schema(pipe, MIXED_COLUMNS))
 
 
+def _by_index_with_passthrough():
+    """ColumnTransformer by column index on an array: a one-hot encoder of a numeric
+    column (unknown values ignored), a scaler, the remainder passed through."""
+    X = IRIS_X.copy()
+    X[:, 3] = np.round(X[:, 3])
+    ct = ColumnTransformer(
+        [
+            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False), [3]),
+            ("scale", MinMaxScaler(), [0, 1]),
+        ],
+        remainder="passthrough",
+    )
+    return make_pipeline(ct, LogisticRegression(max_iter=2000)).fit(X, IRIS_Y)
+
+
+def _by_name_with_infrequent_categories():
+    """ColumnTransformer by name on a DataFrame: a constant imputer, infrequent
+    categories grouped by min_frequency, numeric columns passed through, then scaled."""
+    frame = mixed_frame().dropna(subset=["x1"])
+    encode = make_pipeline(
+        SimpleImputer(strategy="constant", fill_value="none"),
+        OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20, sparse_output=False),
+    )
+    ct = ColumnTransformer([("cat", encode, ["color", "size"])], remainder="passthrough")
+    return make_pipeline(ct, StandardScaler(), Ridge()).fit(frame, frame["x2"] * 2)
+
+
 FAMILIES = {
+    "column-transformer-by-index": _by_index_with_passthrough,
+    "column-transformer-by-name": _by_name_with_infrequent_categories,
     "logistic-multinomial": lambda: make_pipeline(StandardScaler(), LogisticRegression()).fit(
         IRIS_X, IRIS_Y
     ),
