@@ -28,6 +28,7 @@ from app.core.errors import (
     Unavailable,
     VersionNotFound,
 )
+from app.core.fastpath import engine as fastpath
 from app.core.runtime import (
     LoadedModel,
     OnEngine,
@@ -94,18 +95,8 @@ def version_dict(model: Model, v: ModelVersion) -> dict[str, Any]:
         "sklearn_version": v.sklearn_version,
         "created_at": v.created_at,
         "schema": v.feature_schema,
-        "runtime": public_runtime(v.runtime),
+        "runtime": fastpath.shown(v.runtime),
     }
-
-
-def public_runtime(stored: dict[str, Any] | None) -> dict[str, Any]:
-    """The fast path's verdict as the API shows it (versions registered before the
-    fast path have none: scikit-learn serves them until a process proves otherwise)."""
-    if not stored:
-        return unverified("registered before the fast path: not verified")
-    from app.core.fastpath.engine import public
-
-    return public(stored)
 
 
 def model_dict(model: Model, with_versions: bool = False) -> dict[str, Any]:
@@ -242,9 +233,7 @@ class Registry:
     def _shown_runtime(self, version: dict[str, Any]) -> dict[str, Any]:
         """With FAST_PATH off, every version is served by scikit-learn, whatever was proven."""
         if not self.fast_path:
-            from app.core.fastpath.engine import DISABLED
-
-            version["runtime"] = unverified(DISABLED)
+            version["runtime"] = unverified(fastpath.DISABLED)
         return version
 
     def count_models(self) -> int:
@@ -297,7 +286,10 @@ class Registry:
             feature_schema = with_statistics(feature_schema, sample)
         if metrics is not None and not isinstance(metrics, dict):
             raise InvalidInput("metrics must be a JSON object", {"metrics": "expected an object"})
-        runtime = self._verdict(name, est, task, feature_schema, classes, sha256_bytes(data))
+        candidate = LoadedModel(
+            name, 0, task, est, CompiledSchema.from_doc(feature_schema), classes
+        )
+        runtime = fastpath.registration_verdict(candidate, sha256_bytes(data))
         path, digest = self.store.write(name, data, fmt)
         new = NewVersion(
             task=task,
@@ -315,24 +307,6 @@ class Registry:
         self._invalidate()
         log.info("registered %s v%s (%s)", name, out["version"], out["algorithm"])
         return out
-
-    @staticmethod
-    def _verdict(
-        name: str,
-        est: Any,
-        task: str,
-        schema: SchemaDoc,
-        classes: list[Any] | None,
-        sha256: str,
-    ) -> dict[str, Any]:
-        """The fast path's verdict on a new version, proven now (whatever FAST_PATH says:
-        it is a fact about the artifact, kept for when the fast path is on)."""
-        from app.core.fastpath.engine import registration_verdict
-
-        candidate = LoadedModel(name, 0, task, est, CompiledSchema.from_doc(schema), classes)
-        verdict = registration_verdict(candidate, sha256)
-        log.info("%s: fast path verdict %s (%s)", name, verdict["engine"], verdict["reason"])
-        return verdict
 
     def _load_upload(self, data: bytes, fmt: str) -> Any:
         """The uploaded artifact's estimator; pickles only when the operator allows
@@ -481,17 +455,15 @@ class Registry:
         return loaded
 
     def _select_engine(self, loaded: LoadedModel, stored: Any, digest: str) -> None:
-        from app.core.fastpath.engine import backfill, select_engine
-
         try:
-            select_engine(
+            fastpath.select_engine(
                 loaded, stored, digest, enabled=self.fast_path, probe_now=not self._in_master
             )
         except Exception:  # noqa: BLE001 - the fast path must never stop a version loading
             log.exception("fast path selection failed for %s v%s", loaded.name, loaded.version)
             loaded.compiled, loaded.runtime = None, unverified("fast path selection failed")
             return
-        record = backfill(loaded, stored, digest)
+        record = fastpath.backfill(loaded, stored, digest)
         if record is not None:
             self._store_runtime(loaded.name, loaded.version, record)
 

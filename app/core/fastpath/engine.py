@@ -32,9 +32,19 @@ FORK_SAFE_ENGINES = frozenset({"numpy"})  # may be probed in gunicorn's master
 
 
 def registration_verdict(model: LoadedModel, sha256: str) -> dict[str, Any]:
-    """The full verification of a new version, as stored with it."""
+    """The full verification of a new version, as stored with it (whatever FAST_PATH
+    says: it is a fact about the artifact, kept for when the fast path is on)."""
     verdict, _compiled = verify(model)
+    log.info("%s: fast path verdict %s (%s)", model.name, verdict["engine"], verdict["reason"])
     return {**verdict, "artifact_sha256": sha256, "libraries": library_versions()}
+
+
+def shown(stored: Any) -> dict[str, Any]:
+    """A stored verdict as the API shows it (versions registered before the fast path
+    have none: scikit-learn serves them until a process proves otherwise)."""
+    if not stored:
+        return unverified("registered before the fast path: not verified")
+    return public(stored)
 
 
 def backfill(model: LoadedModel, stored: Any, sha256: str) -> dict[str, Any] | None:
