@@ -235,3 +235,21 @@ def test_a_version_registered_before_the_fast_path_is_proven_where_it_loads(clie
     assert services.registry.resolve("older").engine == "numpy"
     shown = client.get("/api/v1/models/older/versions/1").get_json()["runtime"]
     assert shown["engine"] == "numpy" and shown["verified"] is True
+
+
+def test_the_v2_protocol_is_answered_by_the_same_compiled_predictor(client):
+    est = UPLOADS["logit-binary"]()
+    assert upload(client, "v2fast", sio.dumps(est)).status_code == 201
+    X = adversarial(CANCER_X, n_random=5)[:30]
+    tensor = {"name": "input-0", "datatype": "FP64", "shape": list(X.shape)}
+    body = {
+        "inputs": [{**tensor, "data": X.ravel().tolist()}],
+        "outputs": [{"name": "predict"}, {"name": "predict_proba"}],
+    }
+    before = engine_rows(client, "v2fast", "numpy")
+    res = client.post("/v2/models/v2fast/infer", json=body)
+    assert res.status_code == 200, res.get_json()
+    labels, proba = res.get_json()["outputs"]
+    assert labels["data"] == est.predict(X).tolist()
+    assert proba["data"] == as_served(est.predict_proba(X).ravel())
+    assert engine_rows(client, "v2fast", "numpy") - before == len(X)
