@@ -347,3 +347,17 @@ def test_a_stage_of_another_engine_is_proven_at_the_first_prediction_not_in_the_
     assert out["probabilities"] == model.estimator.predict_proba(CANCER_X[:2]).tolist()
     model.predict(CANCER_X[:2])
     assert len(probed) == 1  # once per process
+
+
+def test_rows_scikit_learn_refuses_must_be_refused_by_the_compiled_predictor_too(monkeypatch):
+    model = loaded(FAMILIES["ridge"]())
+
+    def refuses(matrix, proba):
+        raise ValueError("Input contains NaN")
+
+    monkeypatch.setattr(model, "sklearn_outputs", refuses)
+    verdict, compiled = verify.verify(model)
+    assert compiled is None
+    assert verdict["reason"].startswith(
+        "scikit-learn refuses rows that the compiled predictor answers (ValueError: Input contains NaN)"
+    )

@@ -75,8 +75,13 @@ def _compare_batch(
 ) -> str | None:
     try:
         expected = model.sklearn_outputs(batch, proba)
-    except Exception:  # noqa: BLE001 - scikit-learn refuses these rows: so will the service
-        return None
+    except Exception as exc:  # noqa: BLE001 - scikit-learn refuses these rows
+        refused = f"{type(exc).__name__}: {str(exc)[:200]}"
+        try:
+            LoadedModel.compiled_outputs(compiled, batch, proba)
+        except Exception:  # noqa: BLE001 - refused by both: scikit-learn answers the error
+            return None
+        return f"scikit-learn refuses rows that the compiled predictor answers ({refused})"
     try:
         got = LoadedModel.compiled_outputs(compiled, batch, proba)
     except Exception as exc:  # noqa: BLE001 - any failure keeps scikit-learn serving
