@@ -361,3 +361,12 @@ def test_rows_scikit_learn_refuses_must_be_refused_by_the_compiled_predictor_too
     assert verdict["reason"].startswith(
         "scikit-learn refuses rows that the compiled predictor answers (ValueError: Input contains NaN)"
     )
+
+
+def test_a_pipeline_whose_encoder_refuses_unknown_categories_is_proven(mixed_model):
+    est, _frame = mixed_model  # OneHotEncoder(handle_unknown="error"): the schema refuses them
+    model = loaded(est)
+    verdict, compiled = verify.verify(model)
+    assert verdict["verified"] is True, verdict
+    matrix, _ = model.schema.rows_to_matrix([{"age": None, "city": "nice"}], 1)
+    assert np.array_equal(compiled.predict_both(matrix)[1], model.sklearn_outputs(matrix, True)[1])

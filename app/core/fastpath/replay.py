@@ -79,14 +79,16 @@ def _require(condition: bool, reason: str) -> None:
         raise Unsupported(reason)
 
 
-def compile_transformer(est: Any) -> Transform:
-    """The replay of one fitted transformer, or Unsupported naming what is not replayed."""
+def compile_transformer(est: Any, densified: bool = False) -> Transform:
+    """The replay of one fitted transformer, or Unsupported naming what is not replayed.
+    `densified`: its output goes to a dense ColumnTransformer, which densifies sparse
+    output (`toarray`): a sparse one-hot encoder's ones and zeros are then replayed dense."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
-    compilers: dict[type, Callable[[Any], Transform]] = {
+    compilers: dict[type, Callable[[Any, bool], Transform]] = {
         SimpleImputer: _simple_imputer,
         StandardScaler: _standard_scaler,
         MinMaxScaler: _min_max_scaler,
@@ -101,12 +103,14 @@ def compile_transformer(est: Any) -> Transform:
         getattr(est, "_sklearn_output_config", {}).get("transform", "default") == "default",
         f"{type(est).__name__} has set_output: only NumPy output is replayed",
     )
-    return compiler(est)
+    return compiler(est, densified)
 
 
-def compile_steps(steps: Sequence[Any]) -> Transform:
-    """A chain of transformers (a Pipeline's steps before its final estimator)."""
-    replays = [compile_transformer(s) for s in steps if s is not None and s != "passthrough"]
+def compile_steps(steps: Sequence[Any], densified: bool = False) -> Transform:
+    """A chain of transformers (a Pipeline's steps before its final estimator); only
+    the last one's output may be densified."""
+    kept = [s for s in steps if s is not None and s != "passthrough"]
+    replays = [compile_transformer(s, densified and i == len(kept) - 1) for i, s in enumerate(kept)]
 
     def chain(X: Data) -> Array:
         out: Data = X
@@ -117,11 +121,11 @@ def compile_steps(steps: Sequence[Any]) -> Transform:
     return chain
 
 
-def _pipeline_transform(est: Any) -> Transform:
-    return compile_steps([s for _, s in est.steps])
+def _pipeline_transform(est: Any, densified: bool) -> Transform:
+    return compile_steps([s for _, s in est.steps], densified)
 
 
-def _simple_imputer(est: Any) -> Transform:
+def _simple_imputer(est: Any, _densified: bool) -> Transform:
     from sklearn.utils._mask import _get_mask
 
     _require(not est.add_indicator, "SimpleImputer(add_indicator=True) is not replayed")
@@ -149,7 +153,7 @@ def _simple_imputer(est: Any) -> Transform:
     return impute
 
 
-def _standard_scaler(est: Any) -> Transform:
+def _standard_scaler(est: Any, _densified: bool) -> Transform:
     mean = est.mean_ if est.with_mean else None
     scale = est.scale_ if est.with_std else None
 
@@ -164,7 +168,7 @@ def _standard_scaler(est: Any) -> Transform:
     return standardise
 
 
-def _min_max_scaler(est: Any) -> Transform:
+def _min_max_scaler(est: Any, _densified: bool) -> Transform:
     scale, minimum, clip = est.scale_, est.min_, est.clip
     low, high = est.feature_range
 
@@ -221,8 +225,11 @@ class _Encoding:
         return np.array(found, dtype=np.intp)
 
 
-def _one_hot_encoder(est: Any) -> Transform:
-    _require(not est.sparse_output, "OneHotEncoder(sparse_output=True) is not replayed")
+def _one_hot_encoder(est: Any, densified: bool) -> Transform:
+    _require(
+        not est.sparse_output or densified,
+        "OneHotEncoder(sparse_output=True) is only replayed inside a dense ColumnTransformer",
+    )
     _require(est.drop is None, "OneHotEncoder(drop=...) is not replayed")
     _require(
         est.handle_unknown in ("ignore", "infrequent_if_exist", "error"),
@@ -244,7 +251,7 @@ def _one_hot_encoder(est: Any) -> Transform:
     return encode
 
 
-def _column_transformer(est: Any) -> Transform:
+def _column_transformer(est: Any, _densified: bool) -> Transform:
     _require(not est.sparse_output_, "ColumnTransformer with sparse output is not replayed")
     parts: list[tuple[list[int], Transform | None]] = []
     for name, trans, _cols in est.transformers_:
@@ -254,7 +261,7 @@ def _column_transformer(est: Any) -> Transform:
         if trans == "passthrough" or _is_passthrough(trans):
             parts.append((indices, None))
         else:
-            parts.append((indices, compile_transformer(trans)))
+            parts.append((indices, compile_transformer(trans, densified=True)))
 
     def transform(X: Data) -> Array:
         outs = []
