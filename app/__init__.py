@@ -38,7 +38,13 @@ def create_app(config: Config | None = None) -> Flask:
     from app.api import create_api_blueprint
     from app.api.errors import error_body
     from app.logs import configure_logging, init_request_logging
-    from app.metrics import observe_predict_call, observe_prediction, observe_request, render
+    from app.metrics import (
+        observe_engine,
+        observe_predict_call,
+        observe_prediction,
+        observe_request,
+        render,
+    )
     from app.services import attach, build_services
 
     config = config or config_from_env()
@@ -64,7 +70,10 @@ def create_app(config: Config | None = None) -> Flask:
     attach(
         app,
         build_services(
-            config, on_predict_call=observe_predict_call, on_prediction=observe_prediction
+            config,
+            on_predict_call=observe_predict_call,
+            on_prediction=observe_prediction,
+            on_engine=observe_engine,
         ),
     )
 

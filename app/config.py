@@ -93,6 +93,8 @@ class Config:
         # micro-batching of concurrent predictions (a wait of 0 turns it off)
         self.MICROBATCH_MAX_WAIT_MS = _env_float("MICROBATCH_MAX_WAIT_MS", 2.0)
         self.MICROBATCH_MAX_ROWS = _env_int("MICROBATCH_MAX_ROWS", 256)
+        # the exact compiled predictors (app/core/fastpath): off serves scikit-learn only
+        self.FAST_PATH = _env_bool("FAST_PATH", True)
         # training: uploaded datasets, the job queue and its workers
         self.DATASET_STORE = Path(os.environ.get("DATASET_STORE") or var / "datasets")
         self.MAX_DATASET_BYTES = _env_int("MAX_DATASET_MB", 100) * 1024 * 1024

@@ -36,6 +36,18 @@ PREDICT_CALLS = Counter(
     ["model", "version"],
 )
 
+ENGINE_ROWS = Counter(
+    "mlstack_engine_rows_total",
+    "Rows predicted, by the engine that answered them: numpy or onnxruntime (an exact "
+    "compiled predictor) or sklearn",
+    ["model", "version", "engine"],
+)
+ENGINE_CALLS = Counter(
+    "mlstack_engine_calls_total",
+    "Predict calls, by the engine that answered them",
+    ["model", "version", "engine"],
+)
+
 
 def render() -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -77,3 +89,15 @@ def observe_prediction(model: str, version: int, rows: int) -> None:
     rows_counter, requests_counter = _prediction_children(model, version)
     rows_counter.inc(rows)
     requests_counter.inc()
+
+
+@lru_cache(maxsize=4096)
+def _engine_children(model: str, version: int, engine: str) -> tuple[Counter, Counter]:
+    v = str(version)
+    return ENGINE_ROWS.labels(model, v, engine), ENGINE_CALLS.labels(model, v, engine)
+
+
+def observe_engine(model: str, version: int, engine: str, rows: int) -> None:
+    rows_counter, calls_counter = _engine_children(model, version, engine)
+    rows_counter.inc(rows)
+    calls_counter.inc()

@@ -15,6 +15,7 @@ from app.core.bundles.store import BundleStore
 from app.core.datasets import DatasetStore
 from app.core.queue import JobQueue
 from app.core.registry import ArtifactStore, Registry
+from app.core.runtime import OnEngine
 from app.core.serving import OnCall, OnServed, PredictionService
 from app.db import Database
 
@@ -33,7 +34,11 @@ class Services:
 
 
 def build_services(
-    config: Config, *, on_predict_call: OnCall | None = None, on_prediction: OnServed | None = None
+    config: Config,
+    *,
+    on_predict_call: OnCall | None = None,
+    on_prediction: OnServed | None = None,
+    on_engine: OnEngine | None = None,
 ) -> Services:
     db = Database(config.DATABASE_URL)
     registry = Registry(
@@ -43,6 +48,8 @@ def build_services(
         allow_pickle=config.ALLOW_PICKLE,
         cache_size=config.MODEL_CACHE_SIZE,
         artifact_retry_seconds=config.ARTIFACT_RETRY_SECONDS,
+        fast_path=config.FAST_PATH,
+        on_engine=on_engine,
     )
     predictions = PredictionService(
         registry,

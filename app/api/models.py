@@ -60,6 +60,24 @@ feature = ns.model(
 schema_doc = ns.model(
     "FeatureSchema", {"features": fields.List(fields.Nested(feature), required=True)}
 )
+runtime_model = ns.model(
+    "VersionRuntime",
+    {
+        "engine": fields.String(
+            required=True,
+            enum=["numpy", "onnxruntime", "sklearn"],
+            description="What answers this version's predictions: an exact compiled "
+            "predictor (numpy, onnxruntime) or scikit-learn itself",
+        ),
+        "verified": fields.Boolean(
+            required=True,
+            description="Whether a compiled predictor was proven bitwise equal to scikit-learn",
+        ),
+        "reason": fields.String(
+            required=True, description="What was proven, or why scikit-learn serves"
+        ),
+    },
+)
 version_model = ns.model(
     "ModelVersion",
     {
@@ -78,6 +96,7 @@ version_model = ns.model(
         "sklearn_version": fields.String(required=True),
         "created_at": fields.DateTime(required=True),
         "schema": fields.Nested(schema_doc, required=True),
+        "runtime": fields.Nested(runtime_model, required=True),
     },
 )
 model_summary = ns.model(

@@ -29,11 +29,15 @@ from app.core.errors import (
     Unavailable,
     VersionNotFound,
 )
+from app.core.fastpath import engine as fastpath
 from app.core.model_cache import ModelCache
 from app.core.runtime import (
     LoadedModel,
+    OnEngine,
     final_estimator,
     load_artifact,
+    sha256_bytes,
+    unverified,
 )
 from app.core.schema import CompiledSchema, SchemaDoc, check_schema, derive_schema
 from app.core.statistics import with_statistics
@@ -73,6 +77,7 @@ def version_dict(model: Model, v: ModelVersion) -> dict[str, Any]:
         "sklearn_version": v.sklearn_version,
         "created_at": v.created_at,
         "schema": v.feature_schema,
+        "runtime": fastpath.shown(v.runtime),
     }
 
 
@@ -144,6 +149,7 @@ class NewVersion:
     artifact_sha256: str
     artifact_format: str
     job_id: int | None = None
+    runtime: dict[str, Any] | None = None
 
     def row(self, model_id: int, number: int) -> ModelVersion:
         return ModelVersion(
@@ -160,6 +166,7 @@ class NewVersion:
             artifact_format=self.artifact_format,
             sklearn_version=sklearn.__version__,
             job_id=self.job_id,
+            runtime=self.runtime,
         )
 
 
@@ -172,11 +179,16 @@ class Registry:
         allow_pickle: bool = False,
         cache_size: int = 8,
         artifact_retry_seconds: float = 30.0,
+        fast_path: bool = True,
+        on_engine: OnEngine | None = None,
     ):
         self.db = db
         self.store = store
         self.refresh_seconds = refresh_seconds
         self.allow_pickle = allow_pickle
+        self.fast_path = fast_path  # FAST_PATH: exact compiled predictors where proven
+        self.on_engine = on_engine
+        self._in_master = False  # preloading in gunicorn's master: see fastpath.engine
         self._lock = threading.Lock()
         # loaded versions: production pinned, at most `cache_size` others
         self.cache = ModelCache(cache_size, artifact_retry_seconds)
@@ -194,13 +206,22 @@ class Registry:
     def get_model(self, name: str) -> dict[str, Any]:
         check_name(name)
         with self.db.session() as s:
-            return model_dict(self._model(s, name), with_versions=True)
+            out = model_dict(self._model(s, name), with_versions=True)
+        for v in out["versions"]:
+            self._shown_runtime(v)
+        return out
 
     def get_version(self, name: str, version: int) -> dict[str, Any]:
         check_name(name)
         with self.db.session() as s:
             model = self._model(s, name)
-            return version_dict(model, self._version(s, model, version))
+            return self._shown_runtime(version_dict(model, self._version(s, model, version)))
+
+    def _shown_runtime(self, version: dict[str, Any]) -> dict[str, Any]:
+        """With FAST_PATH off, every version is served by scikit-learn, whatever was proven."""
+        if not self.fast_path:
+            version["runtime"] = unverified(fastpath.DISABLED)
+        return version
 
     def count_models(self) -> int:
         with self.db.session() as s:
@@ -257,6 +278,10 @@ class Registry:
             feature_schema = with_statistics(feature_schema, sample)
         if metrics is not None and not isinstance(metrics, dict):
             raise InvalidInput("metrics must be a JSON object", {"metrics": "expected an object"})
+        candidate = LoadedModel(
+            name, 0, task, est, CompiledSchema.from_doc(feature_schema), classes
+        )
+        runtime = fastpath.registration_verdict(candidate, sha256_bytes(data))
         path, digest = self.store.write(name, data, fmt)
         new = NewVersion(
             task=task,
@@ -269,8 +294,9 @@ class Registry:
             artifact_sha256=digest,
             artifact_format=fmt,
             job_id=job_id,
+            runtime=runtime,
         )
-        out = self._insert(name, new, promote=promote, description=description)
+        out = self._shown_runtime(self._insert(name, new, promote=promote, description=description))
         self._invalidate()
         log.info("registered %s v%s (%s)", name, out["version"], out["algorithm"])
         return out
@@ -424,10 +450,37 @@ class Registry:
                 v.artifact_path,
                 v.artifact_sha256,
                 v.artifact_format,
+                v.runtime,
             )
-        task, schema, classes, rel, digest, fmt = meta
+        task, schema, classes, rel, digest, fmt, runtime = meta
         est = self.store.load(rel, digest, fmt, f"model {name!r} v{version}")
-        return LoadedModel(name, version, task, est, CompiledSchema.from_doc(schema), classes)
+        loaded = LoadedModel(name, version, task, est, CompiledSchema.from_doc(schema), classes)
+        loaded.on_engine = self.on_engine
+        self._select_engine(loaded, runtime, digest)
+        return loaded
+
+    def _select_engine(self, loaded: LoadedModel, stored: Any, digest: str) -> None:
+        try:
+            fastpath.select_engine(
+                loaded, stored, digest, enabled=self.fast_path, probe_now=not self._in_master
+            )
+        except Exception:  # noqa: BLE001 - the fast path must never stop a version loading
+            log.exception("fast path selection failed for %s v%s", loaded.name, loaded.version)
+            loaded.compiled, loaded.runtime = None, unverified("fast path selection failed")
+            return
+        record = fastpath.backfill(loaded, stored, digest)
+        if record is not None:
+            self._store_runtime(loaded.name, loaded.version, record)
+
+    def _store_runtime(self, name: str, version: int, record: dict[str, Any]) -> None:
+        """Keep a verdict proven here for a version registered without one."""
+        try:
+            with self.db.session() as s:
+                v = self._version(s, self._model(s, name), version)
+                if not v.runtime:
+                    v.runtime = record
+        except (DatabaseUnavailable, SQLAlchemyError) as exc:  # proven again next time
+            log.warning("could not store the verdict of %s v%s: %s", name, version, exc)
 
     def preload_production(self) -> int:
         """Load every production version now and warm it up with one prediction
@@ -436,12 +489,15 @@ class Registry:
         count = 0
         for name, version in self.production_versions().items():
             if version is not None:
+                self._in_master = True
                 try:
                     loaded = self.resolve(name, version)
                     count += 1
                 except Exception:  # noqa: BLE001 - a bad artifact must not stop the service
                     log.exception("could not load %s v%s", name, version)
                     continue
+                finally:
+                    self._in_master = False
                 try:
                     loaded.warm_up()
                 except Exception as exc:  # noqa: BLE001 - a warm-up is only an optimisation

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import sklearn
@@ -99,10 +100,31 @@ def final_estimator(est: Any) -> Any:
     return steps[-1][1] if steps else est
 
 
+SKLEARN = "sklearn"
+# (model, version, engine, rows): once per estimator call, for the metrics by engine
+OnEngine = Callable[[str, int, str, int], None]
+Outputs = tuple[np.ndarray, np.ndarray | None]  # labels or values, probabilities
+
+
+class CompiledModel(Protocol):
+    """What `LoadedModel` needs of a compiled predictor (app.core.fastpath.compiler)."""
+
+    engine: str
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray: ...
+
+    def predict_both(self, matrix: np.ndarray) -> Outputs: ...
+
+
+def unverified(reason: str) -> dict[str, Any]:
+    return {"engine": SKLEARN, "verified": False, "reason": reason}
+
+
 @dataclass(eq=False)  # compared by identity: one object per loaded artifact
 class LoadedModel:
-    """A model version ready to predict: the estimator, its compiled schema and
-    what it can answer."""
+    """A model version ready to predict: the estimator, its compiled schema, what it
+    can answer, and the engine that answers: an exact compiled predictor when one was
+    proven for this version in this process (app.core.fastpath), else scikit-learn."""
 
     name: str
     version: int
@@ -110,6 +132,13 @@ class LoadedModel:
     estimator: Any
     schema: CompiledSchema
     classes: list[Any] | None
+    # set by app.core.fastpath.engine: the proven compiled predictor, or one awaiting
+    # its probe in this process (and the batch sizes it is to be probed with)
+    compiled: CompiledModel | None = None
+    candidate: CompiledModel | None = None
+    candidate_sizes: tuple[int, ...] = ()
+    runtime: dict[str, Any] = field(default_factory=lambda: unverified("not compiled"))
+    on_engine: OnEngine | None = None
 
     def __post_init__(self) -> None:
         self.has_proba = hasattr(final_estimator(self.estimator), "predict_proba") and hasattr(
@@ -147,20 +176,56 @@ class LoadedModel:
         """Predict once on the schema's example row: scikit-learn sets itself up on an
         estimator's first call, which no request should pay (docs/performance.md)."""
         matrix, _ = self.schema.rows_to_matrix([self.schema.example_instance()], 1)
-        self.predict(matrix, self.has_proba)
+        self.sklearn_outputs(matrix, self.has_proba)  # scikit-learn still answers some calls
+        if self.compiled is not None:
+            self.compiled_outputs(self.compiled, matrix, self.has_proba)
 
-    def predict(self, matrix: np.ndarray, return_proba: bool = False) -> dict[str, Any]:
-        """One call on the estimator. Rows were validated against the schema (numbers
+    @property
+    def engine(self) -> str:
+        return self.compiled.engine if self.compiled is not None else SKLEARN
+
+    def sklearn_outputs(self, matrix: np.ndarray, return_proba: bool) -> Outputs:
+        """scikit-learn's own answer. Rows were validated against the schema (numbers
         finite, missing values only where the model imputes or takes them), so
         scikit-learn's own repeated checks are skipped."""
-        self.check_proba(return_proba)
         X = self._input(matrix)
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            out: dict[str, Any] = {"predictions": _to_list(self.estimator.predict(X))}
-            if return_proba:
-                out["probabilities"] = np.asarray(
-                    self.estimator.predict_proba(X), dtype=float
-                ).tolist()
+            labels = np.asarray(self.estimator.predict(X))
+            proba = np.asarray(self.estimator.predict_proba(X)) if return_proba else None
+        return labels, proba
+
+    @staticmethod
+    def compiled_outputs(
+        compiled: CompiledModel, matrix: np.ndarray, return_proba: bool
+    ) -> Outputs:
+        if return_proba:
+            return compiled.predict_both(matrix)
+        return compiled.predict(matrix), None
+
+    def outputs(self, matrix: np.ndarray, return_proba: bool) -> tuple[str, Outputs]:
+        """(engine, outputs): the compiled predictor's when there is one; a failure in
+        it (a category the encoder refuses, say) is left to scikit-learn to answer."""
+        if self.candidate is not None:
+            from app.core.fastpath.engine import settle
+
+            settle(self)  # a candidate not proven in this process yet (after a fork)
+        compiled = self.compiled
+        if compiled is not None:
+            try:
+                return compiled.engine, self.compiled_outputs(compiled, matrix, return_proba)
+            except Exception:  # noqa: BLE001 - scikit-learn answers (or raises) as it would
+                pass
+        return SKLEARN, self.sklearn_outputs(matrix, return_proba)
+
+    def predict(self, matrix: np.ndarray, return_proba: bool = False) -> dict[str, Any]:
+        """One call on the version's engine."""
+        self.check_proba(return_proba)
+        engine, (labels, proba) = self.outputs(matrix, return_proba)
+        if self.on_engine is not None:
+            self.on_engine(self.name, self.version, engine, len(matrix))
+        out: dict[str, Any] = {"predictions": _to_list(labels)}
+        if proba is not None:
+            out["probabilities"] = np.asarray(proba, dtype=float).tolist()
         if self.classes is not None:
             out["classes"] = self.classes
         return out

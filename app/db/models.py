@@ -81,6 +81,9 @@ class ModelVersion(Base):
     job_id: Mapped[int | None] = mapped_column(
         ForeignKey("jobs.id", name="fk_model_versions_job_id"), unique=True
     )
+    # the fast path's verdict (app.core.fastpath.engine): engine, verified, reason, and
+    # the artifact sha256 and library versions it was proven with
+    runtime: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     model: Mapped[Model] = relationship(back_populates="versions")
 

@@ -57,7 +57,9 @@ const ModelPage = (() => {
     const training = v.training || {};
     const dataset = training.dataset || {};
     const items = [
-      ["Engine", v.engine || `scikit-learn ${v.sklearn_version} (${v.artifact_format} artifact)`],
+      ["Engine", v.runtime && v.runtime.engine !== "sklearn"
+        ? `${v.runtime.engine}: ${v.runtime.reason} (scikit-learn ${v.sklearn_version}, ${v.artifact_format} artifact)`
+        : `scikit-learn ${v.sklearn_version} (${v.artifact_format} artifact)${v.runtime ? `; ${v.runtime.reason}` : ""}`],
       ["Estimator", training.estimator || v.algorithm],
       ["Dataset", typeof dataset === "string" ? dataset : [dataset.id, dataset.n_rows && `${dataset.n_rows} rows`].filter(Boolean).join(", ")],
       ["Dataset sha256", dataset.sha256 || "not recorded (uploaded artifact)"],
