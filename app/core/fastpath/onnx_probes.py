@@ -62,6 +62,25 @@ def _base_row(
     return np.where(ok, v, np.nan)
 
 
+def _variants(
+    base: Matrix, f: int, threshold: float, bounds: tuple[float, float, bool], float32: bool
+) -> Matrix:
+    """The rows at one node: `base` with feature f at each neighbour of the threshold that
+    still reaches the node (inside the path's bounds on f, NaN if it follows the path)."""
+    lo, hi, nan_ok = bounds
+    values = np.array(_neighbours(threshold))
+    with np.errstate(over="ignore"):
+        seen = values.astype(_F32).astype(np.float64) if float32 else values
+    values = values[(lo < seen) & (seen <= hi)]
+    if nan_ok:
+        values = np.append(values, np.nan)
+    if len(values) == 0:
+        return base[None, :]
+    rows = np.repeat(base[None, :], len(values), axis=0)
+    rows[:, f] = values
+    return rows
+
+
 def _tree_rows(tree: Tree, n_features: int, float32: bool, allow_nan: bool) -> list[Matrix]:
     """Per split node (depth first), its variant rows, (n_variants, n_features)."""
     out: list[Matrix] = []
@@ -74,10 +93,7 @@ def _tree_rows(tree: Tree, n_features: int, float32: bool, allow_nan: bool) -> l
         f, t = int(tree.feature[node]), float(tree.threshold[node])
         base = _base_row(lo, hi, nan_ok, float32)
         if base is not None:
-            values = _neighbours(t) + ([np.nan] if allow_nan else [])
-            rows = np.repeat(base[None, :], len(values), axis=0)
-            rows[:, f] = values
-            out.append(rows)
+            out.append(_variants(base, f, t, (lo[f], hi[f], nan_ok[f]), float32))
         go_left = bool(tree.missing_left[node])
         left_hi, right_lo = hi.copy(), lo.copy()
         left_hi[f] = min(hi[f], t)

@@ -38,6 +38,8 @@ class TreeStage:
         self._ensemble = ensemble
 
     def _input(self, X: Matrix) -> npt.NDArray[np.floating[Any]]:
+        """X as the graph takes it (float32 where scikit-learn casts it), refused where
+        scikit-learn refuses it."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"X has shape {X.shape}, expected (n, {self.n_features})")
@@ -53,9 +55,10 @@ class TreeStage:
 
     def raw(self, X: Matrix) -> Matrix:
         """The sums of the leaves, (n, n_targets), as scikit-learn's raw predictions."""
+        X = self._input(X)
         if len(X) == 0:
-            return np.zeros((0, self._ensemble.n_targets))
-        return self.session.run(self._input(X))
+            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+        return self.session.run(X)
 
     def predict(self, X: Matrix) -> npt.NDArray[np.generic]:
         return self._ensemble.predict(self.raw(X))
