@@ -55,10 +55,10 @@ class TreeStage:
 
     def raw(self, X: Matrix) -> Matrix:
         """The sums of the leaves, (n, n_targets), as scikit-learn's raw predictions."""
-        X = self._input(X)
-        if len(X) == 0:
+        graph_input = self._input(X)
+        if len(graph_input) == 0:
             raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
-        return self.session.run(X)
+        return self.session.run(graph_input)
 
     def predict(self, X: Matrix) -> npt.NDArray[np.generic]:
         return self._ensemble.predict(self.raw(X))
