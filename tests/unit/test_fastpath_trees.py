@@ -312,3 +312,14 @@ def test_a_session_made_before_fork_is_not_reused_in_the_child(fitted):
     assert child.exitcode == 0
     assert child_pid == child.pid != parent_session
     assert np.array_equal(proba, est.predict_proba(X))
+
+
+def test_a_model_fitted_on_a_dataframe_compiles_without_warnings():
+    import pandas as pd
+
+    X, y = dataset("multiclass", with_nan=False)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    for est in (RandomForestClassifier(n_estimators=3), GradientBoostingClassifier(n_estimators=3)):
+        est.fit(frame, y)
+        stage = compile_trees(est)  # warnings are errors in this suite
+        assert np.array_equal(stage.predict_proba(X), est.predict_proba(frame))

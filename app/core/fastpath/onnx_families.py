@@ -8,6 +8,7 @@ predicted in parallel) raises `Unsupported` with the reason."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -118,7 +119,10 @@ def _gradient_boosting(est: Any) -> Ensemble:
     baseline = None
     if not (isinstance(est.init_, str) and est.init_ == "zero"):
         # the prior / mean: the same for every row
-        baseline = np.asarray(est._raw_predict_init(np.zeros((1, est.n_features_in_)))[0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "fitted with feature names"
+            row = np.zeros((1, est.n_features_in_))
+            baseline = np.asarray(est._raw_predict_init(row)[0], dtype=np.float64)
     n = est.estimators_.shape[1]
     # predict_stages adds `learning_rate * leaf value`, stage by stage, class by class
     trees = [

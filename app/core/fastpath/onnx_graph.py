@@ -10,6 +10,8 @@ import numpy as np
 import numpy.typing as npt
 from onnx import TensorProto, helper, numpy_helper
 
+from app.core.fastpath.contract import Unsupported
+
 # onnxruntime 1.20+ reads IR 10 / opset 21 models; ai.onnx.ml opset 5 brings TreeEnsemble
 IR_VERSION = 10
 OPSET = 21
@@ -17,6 +19,7 @@ ML_OPSET = 5
 _BRANCH_LEQ = 0
 _AGGREGATE_SUM = 1
 _POST_TRANSFORM_NONE = 0
+_PROTOBUF_LIMIT = 2**31  # a serialized protobuf message must stay under 2 GiB
 
 Ints = npt.NDArray[np.int64]
 
@@ -108,7 +111,7 @@ class _Arrays:
         self.n_leaves += len(leaves)
 
     def ints(self, key: str) -> list[int]:
-        return [int(v) for v in np.concatenate(self.nodes[key])]
+        return list(np.concatenate(self.nodes[key]).tolist())
 
 
 def build_model(trees: list[Tree], n_features: int, n_targets: int, float32_input: bool) -> bytes:
@@ -138,7 +141,7 @@ def build_model(trees: list[Tree], n_features: int, n_targets: int, float32_inpu
         nodes_falsenodeids=arrays.ints("false"),
         nodes_falseleafs=arrays.ints("false_leaf"),
         nodes_missing_value_tracks_true=arrays.ints("missing"),
-        leaf_targetids=[int(v) for v in np.concatenate(arrays.leaf_targets)],
+        leaf_targetids=np.concatenate(arrays.leaf_targets).tolist(),
         leaf_weights=numpy_helper.from_array(np.concatenate(arrays.leaf_weights)),
     )
     in_type = TensorProto.FLOAT if float32_input else TensorProto.DOUBLE
@@ -155,4 +158,6 @@ def build_model(trees: list[Tree], n_features: int, n_targets: int, float32_inpu
         producer_name="mlstack",
     )
     model.ir_version = IR_VERSION
+    if model.ByteSize() >= _PROTOBUF_LIMIT:
+        raise Unsupported(f"{arrays.n_nodes} split nodes are too many for one ONNX model")
     return bytes(model.SerializeToString())

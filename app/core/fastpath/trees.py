@@ -9,6 +9,7 @@ the loss's own link functions for probabilities."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,9 @@ from app.core.fastpath.onnx_families import Ensemble, adapter_for
 from app.core.fastpath.onnx_graph import build_model, constant_tree
 from app.core.fastpath.onnx_probes import probe_rows
 from app.core.fastpath.onnx_session import LazySession
+
+# the library versions these families were verified with, bit for bit (the unit tests)
+TESTED_VERSIONS = {"scikit-learn": "1.9.1", "onnx": "1.23.2", "onnxruntime": "1.31.1"}
 
 # the smallest float64 that rounds to infinity as float32 (2**128 - 2**103, the midpoint
 # above float32's largest value, rounds to even: up)
@@ -90,7 +94,9 @@ def _accepts_nan(estimator: Any, n_features: int) -> bool:
     """Whether scikit-learn predicts on NaN for this fitted estimator (its rules depend
     on the class, the splitter, the criterion and monotonic constraints): asked of it."""
     try:
-        estimator.predict(np.full((1, n_features), np.nan))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "fitted with feature names"
+            estimator.predict(np.full((1, n_features), np.nan))
     except ValueError:
         return False
     return True
