@@ -163,6 +163,18 @@ def test_probe_rows_catch_a_missing_float32_cast_and_flipped_missing_directions(
     assert not np.array_equal(wrong.predict_proba(probes), hgb.predict_proba(probes))
 
 
+def test_probes_of_different_trees_share_rows(fitted):
+    from app.core.fastpath import onnx_probes
+
+    _, forest, stage = fitted("binary", "random_forest", True)
+    ensemble_trees = stage._ensemble.trees
+    needs = [onnx_probes._tree_needs(t, 30, True, True) for t in ensemble_trees]
+    n_probes = sum(len(n) for nodes in needs for n in nodes)
+    largest_tree = max(sum(len(n) for n in nodes) for nodes in needs)
+    rows = stage.probe_rows()
+    assert largest_tree <= len(rows) < n_probes / 2
+
+
 def test_a_forest_too_big_for_every_variant_still_covers_every_node():
     from app.core.fastpath import onnx_probes
 
