@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.core.fastpath.contract import Matrix, Unsupported
+from app.core.fastpath.contract import FinalStage, Matrix, Unsupported
 from app.core.fastpath.onnx_families import Ensemble, adapter_for
 from app.core.fastpath.onnx_graph import build_model, constant_tree
 from app.core.fastpath.onnx_probes import probe_rows
@@ -102,7 +102,7 @@ def _accepts_nan(estimator: Any, n_features: int) -> bool:
     return True
 
 
-def compile_trees(estimator: Any) -> TreeStage:
+def compile_trees(estimator: Any) -> FinalStage:
     """The compiled form of a fitted tree ensemble, or `Unsupported(reason)`."""
     adapter = adapter_for(estimator)
     n_features = getattr(estimator, "n_features_in_", None)
