@@ -198,6 +198,10 @@ def test_a_constant_tree_and_a_single_stump_compile_exactly():
     ):
         stage = compile_trees(est)
         assert_same_answers(est, stage, X)
+    # constant features: every HistGradientBoosting tree is a leaf, only the baseline moves
+    hgb = HistGradientBoostingClassifier(max_iter=3).fit(np.ones((40, 2)), np.arange(40) % 3)
+    assert len(compile_trees(hgb).probe_rows()) == 0
+    assert_same_answers(hgb, compile_trees(hgb), random_rows(X, 50, with_nan=True))
     gb = GradientBoostingClassifier(n_estimators=3, max_depth=1).fit(X, [0, 1, 2, 0, 1] * 2)
     assert_same_answers(gb, compile_trees(gb), random_rows(X, 50, with_nan=False))
 
