@@ -2,10 +2,11 @@
 DecisionTree, RandomForest, ExtraTrees, GradientBoosting or HistGradientBoosting
 classifier or regressor into a `FinalStage` whose answers are scikit-learn's, bit for bit.
 
-onnxruntime sums the leaves (`onnx_graph`); what scikit-learn does before and after the
-sum is done here with scikit-learn's own rules: the float32 cast of X (all but HistGB),
-the baseline summed first, the division by the number of trees, the label tie rules and
-the loss's own link functions for probabilities."""
+onnxruntime sums the leaves (`onnx_graph`, in a session per process: `onnx_session`);
+what scikit-learn does before and after the sum follows each family's own rules
+(`onnx_families`): the float32 cast of X (all but HistGB), the baseline summed first, the
+division by the number of trees, the label tie rules and the loss's own link functions.
+`probe_rows` (`onnx_probes`) gives the rows where a wrong compilation would show."""
 
 from __future__ import annotations
 
