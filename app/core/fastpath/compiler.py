@@ -13,17 +13,16 @@ import numpy.typing as npt
 from app.core.fastpath.contract import FinalStage, Unsupported
 from app.core.fastpath.linear import LINEAR_NAMES, compile_linear
 from app.core.fastpath.replay import Array, Columns, Data, Transform, compile_steps
+from app.core.fastpath.trees import compile_trees
 
 
 def compile_final(est: Any) -> FinalStage:
-    """THE dispatch of final estimators to their compilers.
-
-    MERGE POINT (issue 13): the tree compiler plugs in here, replacing the last line
-    with `return compile_trees(est)` (from app.core.fastpath.trees), which raises
-    Unsupported itself for what it does not compile."""
+    """The dispatch of final estimators to their compilers: linear models to NumPy,
+    everything else to the tree compiler, which raises Unsupported itself for what it
+    does not compile."""
     if type(est).__name__ in LINEAR_NAMES:
         return compile_linear(est)
-    raise Unsupported(f"no compiled form for {type(est).__name__}")
+    return compile_trees(est)
 
 
 class CompiledPredictor:

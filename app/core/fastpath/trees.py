@@ -1,0 +1,113 @@
+"""Exact tree ensembles on onnxruntime: `compile_trees(estimator)` turns a fitted
+DecisionTree, RandomForest, ExtraTrees, GradientBoosting or HistGradientBoosting
+classifier or regressor into a `FinalStage` whose answers are scikit-learn's, bit for bit.
+
+onnxruntime sums the leaves (`onnx_graph`, in a session per process: `onnx_session`);
+what scikit-learn does before and after the sum follows each family's own rules
+(`onnx_families`): the float32 cast of X (all but HistGB), the baseline summed first, the
+division by the number of trees, the label tie rules and the loss's own link functions.
+`probe_rows` (`onnx_probes`) gives the rows where a wrong compilation would show."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.core.fastpath.contract import FinalStage, Matrix, Unsupported
+from app.core.fastpath.onnx_families import Ensemble, adapter_for
+from app.core.fastpath.onnx_graph import build_model, constant_tree
+from app.core.fastpath.onnx_probes import probe_rows
+from app.core.fastpath.onnx_session import LazySession
+
+# the library versions these families were verified with, bit for bit (the unit tests)
+TESTED_VERSIONS = {"scikit-learn": "1.9.1", "onnx": "1.23.2", "onnxruntime": "1.31.1"}
+
+# the smallest float64 that rounds to infinity as float32 (2**128 - 2**103, the midpoint
+# above float32's largest value, rounds to even: up)
+_FLOAT32_OVERFLOW = float(2**128 - 2**103)
+
+
+class TreeStage:
+    """A compiled tree ensemble. It refuses the input scikit-learn refuses (NaN where the
+    estimator takes no missing values; values the float32 cast makes infinite)."""
+
+    engine = "onnxruntime"
+
+    def __init__(self, ensemble: Ensemble, n_features: int, allow_nan: bool) -> None:
+        trees = ensemble.trees
+        if ensemble.baseline is not None:
+            trees = [constant_tree(ensemble.baseline), *trees]
+        self.model = build_model(trees, n_features, ensemble.n_targets, ensemble.float32_input)
+        self.session = LazySession(self.model)
+        self.n_features = n_features
+        self.allow_nan = allow_nan
+        self._ensemble = ensemble
+
+    def _input(self, X: Matrix) -> npt.NDArray[np.floating[Any]]:
+        """X as the graph takes it (float32 where scikit-learn casts it), refused where
+        scikit-learn refuses it."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(f"X has shape {X.shape}, expected (n, {self.n_features})")
+        if not self._ensemble.float32_input:
+            return np.ascontiguousarray(X)  # HistGradientBoosting takes NaN and infinities
+        # one pass for the usual case: every value finite and within float32's range
+        if not (np.abs(X) < _FLOAT32_OVERFLOW).all():
+            if np.isnan(X).any() and not self.allow_nan:
+                raise ValueError("Input X contains NaN.")
+            if (np.abs(X) >= _FLOAT32_OVERFLOW).any():
+                raise ValueError("Input X contains infinity or a value too large for float32.")
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def raw(self, X: Matrix) -> Matrix:
+        """The sums of the leaves, (n, n_targets), as scikit-learn's raw predictions."""
+        graph_input = self._input(X)
+        if len(graph_input) == 0:
+            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+        return self.session.run(graph_input)
+
+    def predict(self, X: Matrix) -> npt.NDArray[np.generic]:
+        return self._ensemble.predict(self.raw(X))
+
+    def predict_proba(self, X: Matrix) -> Matrix:
+        finish = self._ensemble.predict_proba
+        if finish is None:
+            raise AttributeError("a regressor has no predict_proba")
+        return np.asarray(finish(self.raw(X)), dtype=np.float64)
+
+    def probe_rows(self) -> Matrix:
+        rows = probe_rows(
+            self._ensemble.trees, self.n_features, self._ensemble.float32_input, self.allow_nan
+        )
+        return rows[self._accepted(rows)]
+
+    def _accepted(self, rows: Matrix) -> npt.NDArray[np.bool_]:
+        if not self._ensemble.float32_input:
+            return np.ones(len(rows), dtype=np.bool_)
+        with np.errstate(over="ignore"):
+            return np.asarray(~np.isinf(rows.astype(np.float32)).any(axis=1))
+
+
+def _accepts_nan(estimator: Any, n_features: int) -> bool:
+    """Whether scikit-learn predicts on NaN for this fitted estimator (its rules depend
+    on the class, the splitter, the criterion and monotonic constraints): asked of it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "fitted with feature names"
+            estimator.predict(np.full((1, n_features), np.nan))
+    except ValueError:
+        return False
+    return True
+
+
+def compile_trees(estimator: Any) -> FinalStage:
+    """The compiled form of a fitted tree ensemble, or `Unsupported(reason)`."""
+    adapter = adapter_for(estimator)
+    n_features = getattr(estimator, "n_features_in_", None)
+    if not isinstance(n_features, int):
+        raise Unsupported(f"{type(estimator).__name__} is not fitted")
+    ensemble = adapter(estimator)
+    return TreeStage(ensemble, n_features, _accepts_nan(estimator, n_features))
