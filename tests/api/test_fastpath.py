@@ -162,24 +162,36 @@ def test_trained_pipelines_with_categories_and_missing_values_are_served_bit_for
             assert out["probabilities"] == as_served(est.predict_proba(frame[columns]))
 
 
-def test_unsupported_models_are_served_by_scikit_learn_with_the_reason(client, iris):
+def test_unsupported_models_are_served_by_scikit_learn_with_the_reason(client):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    est = KNeighborsClassifier(n_neighbors=3).fit(IRIS_X, IRIS_Y)
+    assert upload(client, "knn", sio.dumps(est)).status_code == 201
+    runtime = client.get("/api/v1/models/knn/versions/1").get_json()["runtime"]
+    assert runtime == {
+        "engine": "sklearn",
+        "verified": False,
+        "reason": "no compiled form for KNeighborsClassifier",
+    }
+    before = engine_rows(client, "knn", "sklearn")
+    res = client.post("/api/v1/models/knn/predict", json={"instances": IRIS_X[:4].tolist()})
+    assert res.get_json()["predictions"] == est.predict(IRIS_X[:4]).tolist()
+    assert engine_rows(client, "knn", "sklearn") - before == 4
+
+
+def test_the_demo_tree_models_are_proven_on_onnxruntime(client, iris):
     shown = client.get("/api/v1/models/iris").get_json()
-    assert [v["runtime"] for v in shown["versions"]] == [
-        {
-            "engine": "sklearn",
-            "verified": False,
-            "reason": "no compiled form for DecisionTreeClassifier",
-        },
-        {
-            "engine": "sklearn",
-            "verified": False,
-            "reason": "no compiled form for GradientBoostingClassifier",
-        },
-    ]
-    before = engine_rows(client, "iris", "sklearn")
-    res = client.post("/api/v1/models/iris/predict", json={"instances": IRIS_X[:4].tolist()})
-    assert res.get_json()["predictions"] == iris["tree"].predict(IRIS_X[:4]).tolist()
-    assert engine_rows(client, "iris", "sklearn") - before == 4
+    assert [v["runtime"]["engine"] for v in shown["versions"]] == ["onnxruntime"] * 2
+    assert all(v["runtime"]["verified"] for v in shown["versions"])
+    before = engine_rows(client, "iris", "onnxruntime")
+    res = client.post(
+        "/api/v1/models/iris/predict",
+        json={"instances": IRIS_X[:4].tolist(), "return_proba": True},
+    )
+    body = res.get_json()
+    assert body["predictions"] == iris["tree"].predict(IRIS_X[:4]).tolist()
+    assert body["probabilities"] == iris["tree"].predict_proba(IRIS_X[:4]).tolist()
+    assert engine_rows(client, "iris", "onnxruntime") - before == 4
 
 
 @pytest.fixture
@@ -222,7 +234,7 @@ def test_a_version_registered_before_the_fast_path_is_proven_where_it_loads(clie
     services = services_of(app)
     with services.db.session() as s:  # as migration 0003 leaves the versions before it
         s.execute(update(ModelVersion).values(runtime=None))
-    services.registry._loaded.clear()
+    services.registry.cache.clear()
     shown = client.get("/api/v1/models/older/versions/1").get_json()["runtime"]
     assert shown == {
         "engine": "sklearn",

@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_breast_cancer, load_iris
-from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import (
     ElasticNet,
@@ -23,6 +22,7 @@ from sklearn.linear_model import (
     SGDClassifier,
     SGDRegressor,
 )
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, StandardScaler
 
@@ -192,8 +192,8 @@ def _sparse_encoder_pipeline():
     "build,reason",
     [
         (
-            lambda: RandomForestClassifier(n_estimators=3, random_state=0).fit(IRIS_X, IRIS_Y),
-            "no compiled form for RandomForestClassifier",
+            lambda: KNeighborsClassifier(n_neighbors=3).fit(IRIS_X, IRIS_Y),
+            "no compiled form for KNeighborsClassifier",
         ),
         (
             lambda: _SubclassedLogistic(max_iter=1000).fit(IRIS_X, IRIS_Y),

@@ -231,8 +231,8 @@ def refused_estimators():
         ),
         (RandomForestClassifier(n_jobs=2, **small).fit(X, yb), "n_jobs"),
         (RandomForestRegressor(**small).fit(X2, np.c_[y2, y2]), "outputs"),
-        (MyForest(**small).fit(X, yb), "not a supported"),
-        (LogisticRegression(max_iter=50).fit(X[:, :3], yb), "not a supported"),
+        (MyForest(**small).fit(X, yb), "no compiled form for"),
+        (LogisticRegression(max_iter=50).fit(X[:, :3], yb), "no compiled form for"),
         (RandomForestClassifier(), "not fitted"),
     ]
 

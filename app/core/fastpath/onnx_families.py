@@ -209,5 +209,5 @@ def adapter_for(estimator: Any) -> Callable[[Any], Ensemble]:
     """The family adapter for exactly this class (subclasses may predict otherwise)."""
     adapter = _ADAPTERS.get(type(estimator))
     if adapter is None:
-        raise Unsupported(f"{type(estimator).__name__} is not a supported tree ensemble")
+        raise Unsupported(f"no compiled form for {type(estimator).__name__}")
     return adapter
