@@ -98,3 +98,23 @@ def load(
     if cpu is not None:
         measured["cpu"] = cpu.stop()
     return measured
+
+
+def load_pair(
+    first: tuple[str, Path], second: tuple[str, Path], settings: LoadSettings
+) -> tuple[Measured, Measured]:
+    """Two (url, body) loads compared with each other: warm-ups, then their timed runs
+    alternated (first, second, first, ...), so that a neighbour's load on a shared
+    machine falls on both alike; the median run of each."""
+    for url, body in (first, second):
+        wrk(url, body, settings.warmup, CONNECTIONS)
+    runs: tuple[list[WrkRun], list[WrkRun]] = ([], [])
+    for _ in range(settings.repeat):
+        for (url, body), out in zip((first, second), runs, strict=True):
+            out.append(wrk(url, body, settings.duration, CONNECTIONS))
+
+    def median(rs: list[WrkRun]) -> Measured:
+        mid = sorted(rs, key=lambda r: r["req_per_s"])[len(rs) // 2]
+        return Measured(**mid, runs=[round(r["req_per_s"], 1) for r in rs])
+
+    return median(runs[0]), median(runs[1])

@@ -28,7 +28,7 @@ from typing import Any
 
 from bench import BenchError, client, references
 from bench.cpu import CpuMeter
-from bench.load import BATCH_CONNECTIONS, CONNECTIONS, LoadSettings, load, wrk
+from bench.load import BATCH_CONNECTIONS, CONNECTIONS, LoadSettings, load, load_pair, wrk
 from bench.memory import stack_memory
 from bench.report import Result, write
 from bench.scenarios import (
@@ -114,9 +114,11 @@ def single_rows(
         before, client.predict_counters(scenario.name)
     )
     if scenario.name == V2_MODEL:
-        print(f"bench: {scenario.label}: V2 single rows ...", flush=True)
+        print(f"bench: {scenario.label}: V2 and /api/v1 single rows, alternated ...", flush=True)
         v2_url = f"{NGINX_URL}/v2/models/{scenario.name}/infer"
-        entry["v2_single_nginx"] = load(v2_url, bodies["v2"], settings)
+        entry["v1_paired_nginx"], entry["v2_single_nginx"] = load_pair(
+            (NGINX_URL + url, bodies["1"]), (v2_url, bodies["v2"]), settings
+        )
     entry["single_direct"] = load(GUNICORN_URL + url, bodies["1"], settings)
 
 

@@ -75,8 +75,9 @@ def test_bench_harness_runs_end_to_end(tmp_path):
             assert m["single_rows_per_call"] >= 1, name  # every request predicted, some together
             assert m["floor"]["one_row_calls_per_s"] > 0
     assert result["models"]["bench-b"]["csv_10k_rows_per_s"] > 0
-    v2 = result["models"]["bench-b"]["v2_single_nginx"]
-    assert v2["requests"] > 0 and v2["errors"] == 0, v2
+    for run in ("v2_single_nginx", "v1_paired_nginx"):
+        measured = result["models"]["bench-b"][run]
+        assert measured["requests"] > 0 and measured["errors"] == 0, (run, measured)
     assert max(result["memory"]["loaded"]["gunicorn_worker_uss_mb"]) > 0
     assert result["restart_all_to_ready_s"] > 0
     assert (
