@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test test-unit test-api test-integration docker-test lint fmt typecheck stack bench clean
+.PHONY: install kserve-venv run test test-unit test-api test-integration docker-test lint fmt typecheck stack bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,12 +13,23 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+## The kserve SDK's client for tests/integration/test_v2_clients.py, in a virtualenv of
+## its own: kserve 0.21 requires pandas<3, mlstack runs on pandas 3.
+KSERVE_VENV ?= .venv-kserve
+$(KSERVE_VENV)/.installed: tests/v2clients/requirements-kserve.txt
+	$(PYTHON) -m venv $(KSERVE_VENV)
+	$(KSERVE_VENV)/bin/pip install -q --upgrade pip
+	$(KSERVE_VENV)/bin/pip install -q -r tests/v2clients/requirements-kserve.txt
+	touch $@
+
+kserve-venv: $(KSERVE_VENV)/.installed
+
 ## Serve on 127.0.0.1:5000 with SQLite under var/, demo models seeded, one training worker.
 run: install
 	conf/run-dev.sh
 
 ## Run the whole test suite (unit, API on SQLite and PostgreSQL, integration stack).
-test: install
+test: install kserve-venv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## The tiers: the core alone; the HTTP API (Flask test client, SQLite and PostgreSQL);
@@ -29,7 +40,7 @@ test-unit: install
 test-api: install
 	$(BIN)/pytest tests/api $(PYTEST_ARGS)
 
-test-integration: install
+test-integration: install kserve-venv
 	$(BIN)/pytest tests/bench tests/integration $(PYTEST_ARGS)
 
 ## Lint and format check (ruff), formatting in place, types (mypy: strict on app/core).
@@ -46,7 +57,7 @@ typecheck: install
 
 ## The container for real: starts dockerd if none answers, makes the base image if no
 ## registry gives it, builds the image, runs docker-compose.yml and tests it (tests/docker).
-docker-test: install
+docker-test: install kserve-venv
 	.ci/docker-test
 
 ## The production stack natively: supervisord, PostgreSQL, gunicorn, worker, nginx on 5001.

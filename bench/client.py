@@ -77,6 +77,17 @@ def check_answers(stack: Stack, scenario: Scenario) -> None:
         raise BenchError(f"{scenario.name} answers differ from the model's own predictions")
 
 
+def engine(stack: Stack, name: str) -> str:
+    """The engine serving the model's production version: the version's `runtime`
+    (the fast path) where the API reports one, else scikit-learn."""
+    doc = stack.get(f"/api/v1/models/{name}", timeout=10).json()
+    production = doc.get("production_version")
+    for version in doc.get("versions", []):
+        if version.get("version") == production and isinstance(version.get("runtime"), dict):
+            return str(version["runtime"].get("engine", "sklearn"))
+    return "sklearn"
+
+
 def predict_counters(model: str) -> tuple[float, float]:
     """(rows predicted, estimator calls) for a model, summed over versions and workers."""
     text = requests.get(GUNICORN_URL + "/metrics", timeout=10).text

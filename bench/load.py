@@ -7,7 +7,9 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict
+from typing import NotRequired, TypedDict
+
+from bench.cpu import CpuMeter, CpuSplit
 
 POST_LUA = Path(__file__).with_name("post.lua")
 CONNECTIONS = 16
@@ -34,6 +36,7 @@ class WrkRun(TypedDict):
 
 class Measured(WrkRun):
     runs: list[float]  # req/s of every timed run
+    cpu: NotRequired[CpuSplit]  # over the timed runs, when a meter was given
 
 
 def wrk(
@@ -80,11 +83,38 @@ def load(
     settings: LoadSettings,
     connections: int = CONNECTIONS,
     content_type: str = "application/json",
+    cpu: CpuMeter | None = None,
 ) -> Measured:
-    """Warm-up, then `repeat` timed runs; the median run (by req/s) and every run."""
+    """Warm-up, then `repeat` timed runs; the median run (by req/s) and every run, and
+    the CPU split over the timed runs when `cpu` is given."""
     wrk(url, body, settings.warmup, connections, content_type)
+    if cpu is not None:
+        cpu.start()
     runs = [
         wrk(url, body, settings.duration, connections, content_type) for _ in range(settings.repeat)
     ]
     median = sorted(runs, key=lambda r: r["req_per_s"])[len(runs) // 2]
-    return Measured(**median, runs=[round(r["req_per_s"], 1) for r in runs])
+    measured = Measured(**median, runs=[round(r["req_per_s"], 1) for r in runs])
+    if cpu is not None:
+        measured["cpu"] = cpu.stop()
+    return measured
+
+
+def load_pair(
+    first: tuple[str, Path], second: tuple[str, Path], settings: LoadSettings
+) -> tuple[Measured, Measured]:
+    """Two (url, body) loads compared with each other: warm-ups, then their timed runs
+    alternated (first, second, first, ...), so that a neighbour's load on a shared
+    machine falls on both alike; the median run of each."""
+    for url, body in (first, second):
+        wrk(url, body, settings.warmup, CONNECTIONS)
+    runs: tuple[list[WrkRun], list[WrkRun]] = ([], [])
+    for _ in range(settings.repeat):
+        for (url, body), out in zip((first, second), runs, strict=True):
+            out.append(wrk(url, body, settings.duration, CONNECTIONS))
+
+    def median(rs: list[WrkRun]) -> Measured:
+        mid = sorted(rs, key=lambda r: r["req_per_s"])[len(rs) // 2]
+        return Measured(**mid, runs=[round(r["req_per_s"], 1) for r in rs])
+
+    return median(runs[0]), median(runs[1])

@@ -12,6 +12,14 @@ Result = dict[str, Any]
 Target = tuple[str, str, bool]  # what, measured, met
 
 
+def v2_ratio(b: dict[str, Any]) -> float:
+    """V2 over /api/v1 req/s: the median of the ratios of alternated runs (each pair ran
+    back to back, so a neighbour's load mostly cancels out)."""
+    pairs = zip(b["v2_single_nginx"]["runs"], b["v1_paired_nginx"]["runs"], strict=True)
+    ratios = sorted(v2 / v1 for v2, v1 in pairs)
+    return ratios[len(ratios) // 2]
+
+
 def targets(r: Result) -> list[Target]:
     m, c = r["models"], r["ceiling"]
     out = []
@@ -36,6 +44,18 @@ def targets(r: Result) -> list[Target]:
     )
     bc = m["bench-b"]["csv_10k_rows_per_s"] / m["bench-b"]["floor"]["csv_10k_rows_per_s"]
     out.append(("B 10k-row CSV >= 50% of in-process parse+predict", f"{bc:.0%}", bc >= 0.5))
+    v2 = v2_ratio(m["bench-b"])
+    out.append(
+        ("V2 single row (B, JSON [1, F]) via nginx >= 0.9x /api/v1", f"{v2:.2f}x", v2 >= 0.9)
+    )
+    busiest = max(e["batch_1k"]["cpu"]["worker_share"][0] for e in m.values())
+    out.append(
+        (
+            "1k-row batches: busiest worker <= 65% of the workers' CPU (A, B, C, D)",
+            f"{busiest:.0%}",
+            busiest <= 0.65,
+        )
+    )
     uss = max(r["memory"]["loaded"]["gunicorn_worker_uss_mb"])
     out.append(
         ("USS per gunicorn worker <= 30 MB (models preloaded, serving)", f"{uss:.1f} MB", uss <= 30)
@@ -73,10 +93,18 @@ def _references(r: Result) -> list[str]:
 
 MODEL_HEADER = [
     (
-        "| model | single via nginx req/s (x ceiling, x floor) | p50 / p99 ms | errors | rows per call | "
-        "direct req/s | floor calls/s | 1k rows/s | 10k rows/s JSON (x ref) | 10k rows/s CSV (x ref) |"
+        "| model | engine | single via nginx req/s (x ceiling, x floor) | p50 / p99 ms | errors | "
+        "rows per call | direct req/s | floor calls/s | 1k rows/s | 10k rows/s JSON (x ref) | "
+        "10k rows/s CSV (x ref) |"
     ),
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
+]
+BATCH_HEADER = [
+    (
+        "| model | rows | rows/s | p50 / p99 ms | worker CPU split | worker cores used | "
+        "worker runnable | stack cores used |"
+    ),
+    "|---|---|---|---|---|---|---|---|",
 ]
 
 
@@ -92,13 +120,47 @@ def _model_row(m: dict[str, Any], ceiling: float) -> str:
     floor_x = f", {s['req_per_s'] / f['one_row_calls_per_s']:.2f}x" if f else ""
     per_call = m.get("single_rows_per_call")
     return (
-        f"| {m['label']} | {s['req_per_s']:.0f} ({s['req_per_s'] / ceiling:.2f}x{floor_x}) | "
+        f"| {m['label']} | {m.get('engine', '-')} | "
+        f"{s['req_per_s']:.0f} ({s['req_per_s'] / ceiling:.2f}x{floor_x}) | "
         f"{s['p50_ms']:.1f} / {s['p99_ms']:.1f} | {s['errors']} | "
         f"{'-' if per_call is None else format(per_call, '.1f')} | "
         f"{d['req_per_s']:.0f} | "
         f"{num(f and f['one_row_calls_per_s'])} | {num(m.get('rows_1k_per_s'))} | "
         f"{num(m.get('json_10k_rows_per_s'), 'json_10k_rows_per_s')} | "
         f"{num(m.get('csv_10k_rows_per_s'), 'csv_10k_rows_per_s')} |"
+    )
+
+
+def _batch_rows(m: dict[str, Any]) -> list[str]:
+    out = []
+    for key, n in (("batch_1k", 1000), ("batch_10k", 10_000)):
+        b = m.get(key)
+        if b is None:
+            continue
+        cpu = b["cpu"]
+
+        def listed(values: list[float], fmt: str = ".2f") -> str:
+            return " / ".join(format(v, fmt) for v in values)
+
+        out.append(
+            f"| {m['label']} | {n} | {b['req_per_s'] * n:.0f} | "
+            f"{b['p50_ms']:.1f} / {b['p99_ms']:.1f} | {listed(cpu['worker_share'], '.0%')} | "
+            f"{listed(cpu['worker_cores'])} | {listed(cpu['worker_runnable'])} | "
+            f"{cpu['stack_cores']:.2f} |"
+        )
+    return out
+
+
+def _v2(r: Result) -> str:
+    b = r["models"]["bench-b"]
+    v1, v2 = b["v1_paired_nginx"], b["v2_single_nginx"]
+    return (
+        f"V2 single rows (model B, one [1, F] FP64 tensor in JSON, through nginx, timed runs "
+        f"alternated with /api/v1's): {v2['req_per_s']:.0f} req/s, "
+        f"against /api/v1's {v1['req_per_s']:.0f} (median runs); {v2_ratio(b):.2f}x, the median "
+        f"ratio of the alternated runs ({v2['runs']} against {v1['runs']}); p50 / p99 {v2['p50_ms']:.1f} / "
+        f"{v2['p99_ms']:.1f} ms against {v1['p50_ms']:.1f} / {v1['p99_ms']:.1f}, "
+        f"{v2['errors']} errors."
     )
 
 
@@ -122,6 +184,14 @@ def markdown(r: Result) -> str:
     ceiling = r["ceiling"]["nginx"]["req_per_s"]
     lines = _references(r) + MODEL_HEADER
     lines += [_model_row(m, ceiling) for m in r["models"].values()]
+    lines += [
+        "",
+        _v2(r),
+        "",
+        "Batches at 4 connections through nginx, CPU over the timed runs:",
+        "",
+    ]
+    lines += BATCH_HEADER + [row for m in r["models"].values() for row in _batch_rows(m)]
     lines += ["", _memory(r), "", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t} | {v} | {'yes' if ok else 'no'} |" for t, v, ok in targets(r)]
     return "\n".join(lines)

@@ -27,22 +27,26 @@ from pathlib import Path
 from typing import Any
 
 from bench import BenchError, client, references
-from bench.load import BATCH_CONNECTIONS, CONNECTIONS, LoadSettings, load, wrk
+from bench.cpu import CpuMeter
+from bench.load import BATCH_CONNECTIONS, CONNECTIONS, LoadSettings, load, load_pair, wrk
 from bench.memory import stack_memory
 from bench.report import Result, write
 from bench.scenarios import (
     TRAINED,
     TRAINED_LABEL,
+    V2_MODEL,
     Scenario,
     build_scenarios,
     write_bodies,
-    write_trained_body,
+    write_trained_bodies,
 )
 from tests.stackrun import GUNICORN_URL, NGINX_URL, ROOT, Stack, StackError, busy_ports
 
 STATE = ROOT / "var" / "bench"
 WORKERS = int(os.environ.get("GUNICORN_WORKERS", "2"))
 Bodies = dict[str, dict[str, Path]]
+# body key -> rows per request, for the batch runs
+BATCH_ROWS = {"1k": 1000, "10k": 10_000}
 
 
 def parse_args() -> argparse.Namespace:
@@ -73,9 +77,9 @@ def new_result(settings: LoadSettings) -> Result:
 
 def prepare(
     stack: Stack, scenarios: dict[str, Scenario], tmp: Path, result: Result
-) -> tuple[Bodies, Path]:
+) -> tuple[Bodies, dict[str, Path]]:
     """Register and train the models, let gunicorn preload them, write the bodies,
-    check the answers; the bodies and model D's body."""
+    check the answers; the bodies and model D's bodies."""
     result["memory"] = {"idle": stack_memory(stack.pids())}
     client.register(stack, scenarios)
     print("bench: training the categorical model through the API ...", flush=True)
@@ -90,50 +94,60 @@ def prepare(
     result["memory"]["loaded"] = stack_memory(stack.pids())
     for s in scenarios.values():
         client.check_answers(stack, s)
-    return bodies, write_trained_body(tmp, trained_schema)
+    for name in [*scenarios, TRAINED]:
+        result["models"].setdefault(name, {})["engine"] = client.engine(stack, name)
+    return bodies, write_trained_bodies(tmp, trained_schema)
 
 
-def single_rows(scenario: Scenario, body: Path, settings: LoadSettings) -> dict[str, Any]:
-    """One-row requests through nginx and direct, with the floor measured just before."""
+def single_rows(
+    scenario: Scenario, bodies: dict[str, Path], settings: LoadSettings, entry: dict[str, Any]
+) -> None:
+    """One-row requests through nginx and direct, with the floor measured just before;
+    for model B also V2 single rows through nginx, right after /api/v1's."""
     print(f"bench: {scenario.label}: single rows ...", flush=True)
     url = f"/api/v1/models/{scenario.name}/predict"
     before = client.predict_counters(scenario.name)
-    entry: dict[str, Any] = {
-        "label": scenario.label,
-        "floor": references.one_row_floor(scenario),
-        "single_nginx": load(NGINX_URL + url, body, settings),
-    }
+    entry["label"] = scenario.label
+    entry["floor"] = references.one_row_floor(scenario)
+    entry["single_nginx"] = load(NGINX_URL + url, bodies["1"], settings)
     entry["single_rows_per_call"] = client.rows_per_call(
         before, client.predict_counters(scenario.name)
     )
-    entry["single_direct"] = load(GUNICORN_URL + url, body, settings)
-    return entry
+    if scenario.name == V2_MODEL:
+        print(f"bench: {scenario.label}: V2 and /api/v1 single rows, alternated ...", flush=True)
+        v2_url = f"{NGINX_URL}/v2/models/{scenario.name}/infer"
+        entry["v1_paired_nginx"], entry["v2_single_nginx"] = load_pair(
+            (NGINX_URL + url, bodies["1"]), (v2_url, bodies["v2"]), settings
+        )
+    entry["single_direct"] = load(GUNICORN_URL + url, bodies["1"], settings)
 
 
-def trained_single_rows(body: Path, settings: LoadSettings) -> dict[str, Any]:
+def trained_single_rows(body: Path, settings: LoadSettings, entry: dict[str, Any]) -> None:
     print("bench: trained categorical model ...", flush=True)
     url = f"/api/v1/models/{TRAINED}/predict"
-    return {
-        "label": TRAINED_LABEL,
-        "single_nginx": load(NGINX_URL + url, body, settings),
-        "single_direct": load(GUNICORN_URL + url, body, settings),
-    }
+    entry["label"] = TRAINED_LABEL
+    entry["single_nginx"] = load(NGINX_URL + url, body, settings)
+    entry["single_direct"] = load(GUNICORN_URL + url, body, settings)
 
 
 def batches(
-    scenario: Scenario, bodies: dict[str, Path], settings: LoadSettings, entry: dict[str, Any]
+    stack: Stack,
+    name: str,
+    bodies: dict[str, Path],
+    settings: LoadSettings,
+    entry: dict[str, Any],
 ) -> None:
-    """1k- and 10k-row JSON batches (and a 10k-row CSV for B) through nginx, with the
-    batch floors measured just before, into the scenario's `entry`."""
-    print(f"bench: {scenario.label}: batches ...", flush=True)
-    url = NGINX_URL + f"/api/v1/models/{scenario.name}/predict"
-    entry["floor"].update(references.batch_floor(scenario))
-    b1k = load(url, bodies["1k"], settings, BATCH_CONNECTIONS)
-    b10k = load(url, bodies["10k"], settings, BATCH_CONNECTIONS)
-    entry["rows_1k_per_s"] = b1k["req_per_s"] * 1000
-    entry["json_10k_rows_per_s"] = b10k["req_per_s"] * 10_000
-    entry["batch_errors"] = b1k["errors"] + b10k["errors"]
-    if scenario.name == "bench-b":
+    """1k- and 10k-row JSON batches (and a 10k-row CSV for B) through nginx at 4
+    connections, with the CPU split of each run, into the model's `entry`."""
+    print(f"bench: {entry['label']}: batches ...", flush=True)
+    url = NGINX_URL + f"/api/v1/models/{name}/predict"
+    entry["batch_errors"] = 0
+    for key, n in BATCH_ROWS.items():
+        run = load(url, bodies[key], settings, BATCH_CONNECTIONS, cpu=CpuMeter(stack.pids()))
+        entry[f"batch_{key}"] = run
+        entry["rows_1k_per_s" if key == "1k" else "json_10k_rows_per_s"] = run["req_per_s"] * n
+        entry["batch_errors"] += run["errors"]
+    if name == "bench-b":
         csv = load(url, bodies["csv10k"], settings, BATCH_CONNECTIONS, "text/csv")
         entry["csv_10k_rows_per_s"] = csv["req_per_s"] * 10_000
         entry["batch_errors"] += csv["errors"]
@@ -145,14 +159,17 @@ def measure(
     """Everything measured on the running stack, in an order that matters: the single
     rows right after the references they are compared with, and before the batch
     loads grow the workers' heaps."""
-    bodies, trained_body = prepare(stack, scenarios, tmp, result)
+    bodies, trained_bodies = prepare(stack, scenarios, tmp, result)
+    models = result["models"]
     print("bench: HTTP ceiling and framework bound ...", flush=True)
     result.update(references.http_references(stack, bodies["bench-b"]["1"], settings))
     for name, s in scenarios.items():
-        result["models"][name] = single_rows(s, bodies[name]["1"], settings)
-    result["models"][TRAINED] = trained_single_rows(trained_body, settings)
+        single_rows(s, bodies[name], settings, models[name])
+    trained_single_rows(trained_bodies["1"], settings, models[TRAINED])
     for name, s in scenarios.items():
-        batches(s, bodies[name], settings, result["models"][name])
+        models[name]["floor"].update(references.batch_floor(s))
+        batches(stack, name, bodies[name], settings, models[name])
+    batches(stack, TRAINED, trained_bodies, settings, models[TRAINED])
     result["memory"]["after_load"] = stack_memory(stack.pids())
     result["restart_all_to_ready_s"] = round(client.restart_time(stack), 2)
 

@@ -16,6 +16,7 @@ import orjson
 Matrix = npt.NDArray[np.float64]
 TRAINED = "bench-d"
 TRAINED_LABEL = "D trained pipeline (categorical + missing), RandomForest(100)"
+V2_MODEL = "bench-b"  # the model V2 single rows are measured on, beside /api/v1
 # body key -> rows per request, for the JSON bodies
 JSON_BODY_ROWS = {"1": 1, "1k": 1000, "10k": 10_000}
 
@@ -112,20 +113,44 @@ def csv_body(X: Matrix, names: list[str]) -> bytes:
     return text.encode()
 
 
+def v2_body(row: Matrix) -> bytes:
+    """An Open Inference Protocol request: one [1, F] FP64 tensor in JSON, the default
+    output (predict)."""
+    tensor = {"name": "input-0", "datatype": "FP64", "shape": [1, len(row)], "data": row.tolist()}
+    return orjson.dumps({"inputs": [tensor]})
+
+
 def write_bodies(tmp: Path, scenario: Scenario) -> dict[str, Path]:
     """The scenario's request bodies: JSON with 1, 1,000 and 10,000 rows ("1", "1k",
-    "10k") and a 10,000-row CSV ("csv10k")."""
+    "10k"), a 10,000-row CSV ("csv10k") and a V2 single row ("v2")."""
     paths = {}
     for key, n in JSON_BODY_ROWS.items():
         paths[key] = tmp / f"{scenario.name}-{key}.json"
         paths[key].write_bytes(orjson.dumps({"instances": rows(scenario.X, n).tolist()}))
     paths["csv10k"] = tmp / f"{scenario.name}-10k.csv"
     paths["csv10k"].write_bytes(csv_body(rows(scenario.X, 10_000), scenario.names))
+    paths["v2"] = tmp / f"{scenario.name}-v2.json"
+    paths["v2"].write_bytes(v2_body(scenario.X[0]))
     return paths
 
 
-def write_trained_body(tmp: Path, schema: dict[str, Any]) -> Path:
-    """A one-row body for the trained model: its schema's example, labels only."""
-    path = tmp / f"{TRAINED}-1.json"
-    path.write_bytes(orjson.dumps(schema["example"] | {"return_proba": False}))
-    return path
+def churn_rows(n: int) -> list[dict[str, Any]]:
+    """`n` rows of the churn CSV's features as JSON objects (missing values as null),
+    repeating the CSV as often as needed."""
+    import pandas as pd
+
+    frame = pd.read_csv(io.BytesIO(churn_csv())).drop(columns="churn")
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return [records[i % len(records)] for i in range(n)]
+
+
+def write_trained_bodies(tmp: Path, schema: dict[str, Any]) -> dict[str, Path]:
+    """The trained model's bodies: one row (its schema's example, labels only) and
+    1,000- and 10,000-row batches of the churn CSV's rows."""
+    paths = {"1": tmp / f"{TRAINED}-1.json"}
+    paths["1"].write_bytes(orjson.dumps(schema["example"] | {"return_proba": False}))
+    for key, n in JSON_BODY_ROWS.items():
+        if n > 1:
+            paths[key] = tmp / f"{TRAINED}-{key}.json"
+            paths[key].write_bytes(orjson.dumps({"instances": churn_rows(n)}))
+    return paths

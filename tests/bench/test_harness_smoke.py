@@ -65,16 +65,25 @@ def test_bench_harness_runs_end_to_end(tmp_path):
     for name, m in result["models"].items():
         for run in ("single_nginx", "single_direct"):
             assert m[run]["requests"] > 0 and m[run]["errors"] == 0, (name, run, m[run])
+        assert m["batch_errors"] == 0, name
+        for batch in ("batch_1k", "batch_10k"):
+            cpu = m[batch]["cpu"]
+            assert len(cpu["worker_cores"]) == 2 and sum(cpu["worker_cores"]) > 0, (name, cpu)
+            assert abs(sum(cpu["worker_share"]) - 1) < 0.05, (name, cpu)
+        assert m["engine"] in ("sklearn", "numpy", "onnxruntime"), name
         if name != "bench-d":
-            assert m["batch_errors"] == 0, name
             assert m["single_rows_per_call"] >= 1, name  # every request predicted, some together
             assert m["floor"]["one_row_calls_per_s"] > 0
     assert result["models"]["bench-b"]["csv_10k_rows_per_s"] > 0
+    for run in ("v2_single_nginx", "v1_paired_nginx"):
+        measured = result["models"]["bench-b"][run]
+        assert measured["requests"] > 0 and measured["errors"] == 0, (run, measured)
     assert max(result["memory"]["loaded"]["gunicorn_worker_uss_mb"]) > 0
     assert result["restart_all_to_ready_s"] > 0
     assert (
-        len(result["targets"]) == 9
+        len(result["targets"]) == 11
     )  # every target evaluated (met or not is the bench's business)
     table = (out / "latest.md").read_text()
     assert "| target | measured | met |" in table and "Framework bound" in table
+    assert "V2 single rows" in table and "worker CPU split" in table
     assert not busy_ports(), "the harness left the stack running"

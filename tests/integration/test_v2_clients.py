@@ -1,17 +1,20 @@
-"""The Open Inference Protocol (V2) through nginx on 5001 with NVIDIA's own client,
-`tritonclient[http]`, used as its documentation shows: health, metadata, binary and
-JSON inputs, predict_proba, and its exception for an unknown model."""
+"""The Open Inference Protocol (V2) through nginx on 5001 with the clients teams use,
+as their documentation shows: NVIDIA's `tritonclient[http]` and the kserve SDK's
+`InferenceRESTClient` (protocol v2, from its own virtualenv). Health, metadata, binary
+and JSON inputs, predict_proba, and each client's exception for an unknown model."""
 
 from __future__ import annotations
 
 import io
 import json
+import subprocess
 import uuid
 
 import numpy as np
 import pytest
 
-from tests.integration.conftest import AUTH, NGINX_PORT, eventually
+from tests.conftest import need_binary
+from tests.integration.conftest import AUTH, NGINX_PORT, ROOT, eventually
 
 pytestmark = pytest.mark.integration
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -124,3 +127,56 @@ def test_v2_json_through_nginx_without_a_client_library(running):
     assert r.json()["outputs"][0]["shape"] == [1] and r.json()["model_name"] == "iris"
     r = running.get("/v2/nothing")
     assert r.status_code == 404 and set(r.json()) == {"error"}
+
+
+# The kserve SDK lives in its own virtualenv (`make kserve-venv`; kserve needs pandas<3):
+# tests/v2clients/kserve_client.py runs there and prints what the client answered.
+KSERVE_PYTHON = ROOT / ".venv-kserve" / "bin" / "python"
+KSERVE_SCRIPT = ROOT / "tests" / "v2clients" / "kserve_client.py"
+
+
+@pytest.fixture(scope="module")
+def kserve_answers(stack, uploaded, tmp_path_factory):
+    if not KSERVE_PYTHON.exists():
+        need_binary("the kserve SDK's virtualenv (make kserve-venv)")
+    name, _, X = uploaded
+    rows = tmp_path_factory.mktemp("kserve") / "rows.json"
+    rows.write_text(json.dumps(X[::7].tolist()))
+    proc = subprocess.run(
+        [str(KSERVE_PYTHON), str(KSERVE_SCRIPT), f"http://127.0.0.1:{NGINX_PORT}", name, str(rows)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_kserve_health_and_model_ready(running, kserve_answers):
+    assert kserve_answers["live"] is True and kserve_answers["ready"] is True
+    assert kserve_answers["model_ready"] is True
+    assert kserve_answers["unknown_model_ready"] is False
+
+
+@pytest.mark.parametrize("encoding", ["binary", "json"])
+def test_kserve_infer_equals_the_model_in_process(running, uploaded, kserve_answers, encoding):
+    name, est, X = uploaded
+    x = X[::7]
+    answer = kserve_answers[encoding]
+    assert answer["id"] == f"kserve-{encoding}" and answer["model_name"] == name
+    # binary outputs were asked for in the binary request, JSON ones in the other
+    assert answer["binary_body"] is (encoding == "binary")
+    assert answer["datatypes"] == {"predict": "INT64", "predict_proba": "FP64"}
+    np.testing.assert_array_equal(answer["outputs"]["predict"], est.predict(x))
+    np.testing.assert_array_equal(answer["outputs"]["predict_proba"], est.predict_proba(x))
+
+
+def test_kserve_default_output_and_unknown_model(running, uploaded, kserve_answers):
+    _, est, X = uploaded
+    default = kserve_answers["default"]
+    assert list(default["outputs"]) == ["predict"] and default["binary_body"] is False
+    np.testing.assert_array_equal(default["outputs"]["predict"], est.predict(X[::7]))
+    error = kserve_answers["unknown_model_error"]
+    assert error is not None and error["status"] == 404
+    assert "model 'no-such-model' not found" in error["message"]
