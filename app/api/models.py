@@ -57,8 +57,27 @@ feature = ns.model(
         ),
     },
 )
+nullable_probe = ns.model(
+    "NullableProbe",
+    {
+        "version": fields.Integer(required=True, description="The probe's version"),
+        "refuted": fields.List(
+            fields.String,
+            required=True,
+            description="Features claimed nullable that the model cannot take missing values for",
+        ),
+    },
+)
 schema_doc = ns.model(
-    "FeatureSchema", {"features": fields.List(fields.Nested(feature), required=True)}
+    "FeatureSchema",
+    {
+        "features": fields.List(fields.Nested(feature), required=True),
+        "nullable_probe": fields.Nested(
+            nullable_probe,
+            allow_null=True,
+            description="How 'nullable' was proven at registration (README: missing values)",
+        ),
+    },
 )
 version_model = ns.model(
     "ModelVersion",
