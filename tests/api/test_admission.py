@@ -136,7 +136,10 @@ def test_every_trained_kind_answers_missing_values_the_same_alone_batched_and_co
         batch = predict(client, name, ROWS, proba).json
         with ThreadPoolExecutor(4) as pool:
             concurrent = list(
-                pool.map(lambda row: predict(app.test_client(), name, [row], proba).json, ROWS * 3)
+                pool.map(
+                    lambda row, n=name, p=proba: predict(app.test_client(), n, [row], p).json,
+                    ROWS * 3,
+                )
             )
         for i, answer in enumerate(alone):
             assert answer["predictions"][0] == batch["predictions"][i], (name, i)
