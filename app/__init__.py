@@ -13,6 +13,8 @@ from app.config import Config, config_from_env
 
 
 class MLStack(Flask):
+    from app.api.jsonprovider import JSONProvider as json_provider_class
+
     def log_exception(
         self,
         exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None],
