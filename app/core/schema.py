@@ -31,7 +31,7 @@ MAX_REPORTED_ERRORS = 20
 MAX_SUGGESTIONS = 3  # "did you mean" is computed for the first few unknown names only
 Feature = dict[str, Any]  # one entry of a schema's "features" list (above)
 SchemaDoc = dict[str, Any]  # {"features": [Feature, ...]}
-_FEATURE_NAME = re.compile(r"^[^\x00-\x1f]{1,256}$")
+_FEATURE_NAME = re.compile(r"[^\x00-\x1f]{1,256}")  # fullmatch: no trailing newline
 
 
 def _jsonable(value: Any) -> Any:
@@ -154,7 +154,7 @@ def check_schema(doc: Any, n_features: int | None = None) -> SchemaDoc:
             continue
         name = feat.get("name")
         ftype = feat.get("type", "numeric")
-        if not isinstance(name, str) or not _FEATURE_NAME.match(name):
+        if not isinstance(name, str) or not _FEATURE_NAME.fullmatch(name):
             errors[f"{key}.name"] = "must be a non-empty string of at most 256 printable characters"
             continue
         if name in seen:
