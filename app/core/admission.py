@@ -57,14 +57,14 @@ def probe_nullable(estimator: Any, schema: SchemaDoc) -> SchemaDoc:
         example = _example_matrix(model.schema)
     except InvalidInput:
         example = None
+    claimed = [j for j, f in enumerate(schema["features"]) if f.get("nullable")]
+    proven = _proven_columns(model, example, claimed) if example is not None else set()
     features: list[dict[str, Any]] = []
     refuted: list[str] = []
     for j, feat in enumerate(schema["features"]):
-        claimed = bool(feat.get("nullable"))
-        proven = claimed and example is not None and _takes_missing(model, example, j)
-        if claimed and not proven:
+        if j in claimed and j not in proven:
             refuted.append(feat["name"])
-        features.append({**feat, "nullable": proven})
+        features.append({**feat, "nullable": j in proven})
     marker = {"version": PROBE_VERSION, "refuted": refuted}
     return {**schema, "features": features, PROBE_KEY: marker}
 
@@ -117,18 +117,40 @@ def _check_shape(method: str, out: Any) -> None:
         )
 
 
-def _takes_missing(model: LoadedModel, example: np.ndarray, column: int) -> bool:
-    row = example.copy()
-    numeric = model.schema.features[column]["type"] == "numeric"
-    row[0, column] = np.nan if numeric else None
+def _proven_columns(model: LoadedModel, example: np.ndarray, columns: list[int]) -> set[int]:
+    """The columns the model takes a missing value in. One call first, one row per
+    column (the example with that column missing): when the model answers it, each
+    row's finiteness decides its column; when it refuses the batch, each column is
+    tried alone, so one refused column does not condemn the others."""
+    if not columns:
+        return set()
+    rows = np.repeat(example, len(columns), axis=0)
+    for i, j in enumerate(columns):
+        rows[i, j] = np.nan if model.schema.features[j]["type"] == "numeric" else None
+    finite = _finite_rows(model, rows)
+    if finite is not None:
+        return {j for i, j in enumerate(columns) if finite[i]}
+    return {
+        j
+        for i, j in enumerate(columns)
+        if (alone := _finite_rows(model, rows[i : i + 1])) is not None and alone[0]
+    }
+
+
+def _finite_rows(model: LoadedModel, rows: np.ndarray) -> np.ndarray | None:
+    """Per row, whether every answer (predict, predict_proba) is finite; None when the
+    model refuses the rows."""
+    finite = np.ones(len(rows), dtype=bool)
     for _method, call in _answer_calls(model):
         try:
-            out = _quiet(call, model._input(row))
+            out = np.asarray(_quiet(call, model._input(rows)))
         except Exception:  # noqa: BLE001 - refusing the NaN is the answer we look for
-            return False
-        if not _finite(np.asarray(out)):
-            return False
-    return True
+            return None
+        if out.dtype.kind in "fc":
+            finite &= np.isfinite(out.reshape(len(rows), -1)).all(axis=1)
+        elif out.dtype == object:
+            finite &= [_finite(np.asarray(v, dtype=object)) for v in out.reshape(len(rows), -1)]
+    return finite
 
 
 def _finite(arr: np.ndarray) -> bool:

@@ -144,3 +144,24 @@ def test_a_model_that_raises_on_its_own_example_row_is_refused():
     schema = {"features": [{"name": "c", "type": "categorical", "categories": ["rome", "x"]}]}
     with pytest.raises(InvalidInput, match=r"raises on its own example row \(predict\)"):
         admit(est, schema)
+
+
+def test_the_probe_asks_a_model_that_takes_missing_values_once_for_all_columns(data):
+    X, y = data
+    est = HistGradientBoostingClassifier(max_iter=5).fit(X, y)
+    calls = []
+    predict = est.predict
+    est.predict = lambda X: calls.append(len(X)) or predict(X)
+    probed = probe_nullable(est, derive_schema(est))
+    assert nullable_of(probed) == [True, True, True]
+    assert calls == [3]  # one call, one row per column
+
+
+def test_one_refused_column_does_not_condemn_the_others():
+    from sklearn.compose import make_column_transformer
+
+    X = np.arange(40, dtype=float).reshape(20, 2)
+    ct = make_column_transformer((SimpleImputer(), [0]), ("passthrough", [1]))
+    est = make_pipeline(ct, LogisticRegression()).fit(X, [0, 1] * 10)
+    schema = {"features": [{"name": n, "type": "numeric", "nullable": True} for n in ("a", "b")]}
+    assert nullable_of(probe_nullable(est, schema)) == [True, False]
