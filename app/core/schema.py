@@ -372,8 +372,12 @@ class CompiledSchema:
     def csv_to_matrix(self, body: bytes, max_rows: int) -> tuple[np.ndarray, int]:
         """A CSV body with a header row of feature names (any order): the rows a JSON
         body would carry (app.core.csvbody), converted as a JSON body's are."""
-        from app.core.csvbody import csv_rows
+        from app.core.csvbody import csv_rows, numeric_matrix
 
+        if self.all_numeric:
+            matrix = numeric_matrix(self, body, max_rows)
+            if matrix is not None:
+                return matrix, len(matrix)
         return self.rows_to_matrix(csv_rows(self, body, max_rows), max_rows)
 
 

@@ -98,3 +98,35 @@ def test_row_checks_stop_after_the_reported_errors():
 
     # every row is wrong: the work stops once 20 problems are reported, whatever n
     assert ops(20_000) == ops(200)
+
+
+TRICKY = ["0.1", "1e-320", "-0.0", "123456789.123456789", "2.2250738585072014e-308", "1_0", "7"]
+
+
+def test_the_c_path_reads_every_plain_number_exactly_as_the_row_path(schema):
+    from app.core.csvbody import csv_rows, numeric_matrix
+
+    rows = [[TRICKY[(i + j) % len(TRICKY)] for j in range(len(NAMES))] for i in range(30)]
+    body = (",".join(NAMES) + "\n" + "\n".join(",".join(r) for r in rows) + "\n").encode()
+    fast = numeric_matrix(schema, body, 100)
+    slow, _ = schema.rows_to_matrix(csv_rows(schema, body, 100), 100)
+    assert fast is not None and fast.flags.c_contiguous and fast.dtype == slow.dtype
+    assert fast.tobytes() == slow.tobytes()  # bit for bit, -0.0 and subnormals included
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        ["1,2,3,4,5,6,7,8,9"],  # a long first row: pandas would take it as the index
+        ["1,2,3,4,5,6,7,8", "1,2"],  # a short row: pandas would fill NaN
+        ["1,2,3,4,5,6,7,"],
+        ["true,2,3,4,5,6,7,8"],
+        ["NA,2,3,4,5,6,7,8"],
+        ["inf,2,3,4,5,6,7,8"],
+    ],
+)
+def test_the_c_path_leaves_anything_unusual_to_the_row_path(schema, rows):
+    from app.core.csvbody import numeric_matrix
+
+    body = (",".join(NAMES) + "\n" + "\n".join(rows) + "\n").encode()
+    assert numeric_matrix(schema, body, 100) is None
