@@ -132,20 +132,43 @@ def test_every_trained_kind_answers_missing_values_the_same_alone_batched_and_co
         name = f"{algo.replace('_', '-')}-{task[:5]}"
         registry.add_estimator(name, pipeline, schema=feature_schema(pipeline, columns))
         proba = task == "classification" and hasattr(pipeline, "predict_proba")
-        alone = [predict(client, name, [row], proba).json for row in ROWS]
-        batch = predict(client, name, ROWS, proba).json
-        with ThreadPoolExecutor(4) as pool:
-            concurrent = list(
-                pool.map(
-                    lambda row, n=name, p=proba: predict(app.test_client(), n, [row], p).json,
-                    ROWS * 3,
-                )
+        assert_same_alone_batched_and_concurrently(app, client, name, ROWS, proba)
+
+
+def assert_same_alone_batched_and_concurrently(app, client, name, rows, proba):
+    alone = [predict(client, name, [row], proba).json for row in rows]
+    batch = predict(client, name, rows, proba).json
+    assert "predictions" in batch, (name, batch)
+    with ThreadPoolExecutor(4) as pool:
+        concurrent = list(
+            pool.map(lambda row: predict(app.test_client(), name, [row], proba).json, rows * 3)
+        )
+    for i, answer in enumerate(alone):
+        assert answer["predictions"][0] == batch["predictions"][i], (name, i)
+        for other in concurrent[i :: len(rows)]:
+            assert other["predictions"] == answer["predictions"], (name, i)
+        if proba:
+            np.testing.assert_allclose(
+                answer["probabilities"][0], batch["probabilities"][i], rtol=1e-12, err_msg=name
             )
-        for i, answer in enumerate(alone):
-            assert answer["predictions"][0] == batch["predictions"][i], (name, i)
-            for other in concurrent[i::4]:
-                assert other["predictions"] == answer["predictions"], (name, i)
-            if proba:
-                np.testing.assert_allclose(
-                    answer["probabilities"][0], batch["probabilities"][i], rtol=1e-12, err_msg=name
-                )
+
+
+def test_uploaded_models_answer_missing_values_the_same_alone_batched_and_concurrently(
+    app, client, mixed_model
+):
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    registry = services_of(app).registry
+    registry.add_estimator("mixed", mixed_model[0])
+    mixed_rows = [
+        {"age": None, "city": "paris"},
+        {"age": 50.0, "city": None},
+        {"age": None, "city": None},
+        {"age": 30.0, "city": "nice"},
+    ]
+    assert_same_alone_batched_and_concurrently(app, client, "mixed", mixed_rows, True)
+    frame, num = training_frame()
+    X = np.c_[num, np.nan_to_num(num) * 2]
+    registry.add_estimator("hgb", HistGradientBoostingRegressor(max_iter=10).fit(X, X[:, 1]))
+    hgb_rows = [[None, 1.0], [0.5, None], [None, None], [0.1, 0.2]]
+    assert_same_alone_batched_and_concurrently(app, client, "hgb", hgb_rows, False)
