@@ -142,3 +142,13 @@ def test_integers_beyond_uint64_reach_the_spec_as_floats_and_are_refused_there(c
     res = client.post("/api/v1/models/m/train", data=body, headers={**AUTH, **JSON})
     assert res.status_code == 400
     assert "random_state" in res.json["message"]
+
+
+@pytest.mark.parametrize("raw", [" 1", "1 ", "+1", "1_0", "%D9%A3", "1.0", "0x1", "1" * 40])
+def test_query_integers_are_plain_ascii_digits(client, iris, raw):
+    res = client.get(f"/api/v1/models/iris/schema?version={raw}")
+    assert res.status_code == 400, raw
+    assert res.json["errors"] == {"version": "not an integer"}
+    res = client.get(f"/api/v1/jobs?limit={raw}", headers=AUTH)
+    assert res.status_code == 400
+    assert res.json["errors"] == {"limit": "not an integer"}
