@@ -58,7 +58,8 @@ def _check_row_lengths(data: bytes, width: int) -> None:
         ) from None
     if bad:
         raise InvalidInput(
-            f"rows with another number of fields than the header's {width}: " + "; ".join(bad),
+            f"the CSV file cannot be parsed: rows with another number of fields than the "
+            f"header's {width}: " + "; ".join(bad),
             {"file": "ragged rows"},
         )
 
