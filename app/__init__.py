@@ -48,6 +48,9 @@ def create_app(config: Config | None = None) -> Flask:
     configure_logging(config.LOGGING_CONF, config.LOG_DIR)
 
     app = MLStack(__name__)
+    from app.api.params import AsciiIntegerConverter
+
+    app.url_map.converters["int"] = AsciiIntegerConverter  # before any route is added
     app.config.update(
         TESTING=config.TESTING,
         MAX_CONTENT_LENGTH=config.MAX_CONTENT_LENGTH,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from flask import Request, request
+from werkzeug.routing import IntegerConverter
 
 from app.config import parse_bool
 from app.core.errors import InvalidInput
@@ -59,3 +60,10 @@ def bool_value(name: str, raw: str | None) -> bool:
         raise InvalidInput(
             f"{name!r} must be true or false, got {raw[:40]!r}", {name: "expected true or false"}
         ) from None
+
+
+class AsciiIntegerConverter(IntegerConverter):
+    """`<int:...>` in routes: ASCII digits only. Werkzeug's own matches `\\d+`, which
+    takes any Unicode digit (`/versions/١` was version 1)."""
+
+    regex = r"[0-9]+"

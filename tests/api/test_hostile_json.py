@@ -152,3 +152,22 @@ def test_query_integers_are_plain_ascii_digits(client, iris, raw):
     res = client.get(f"/api/v1/jobs?limit={raw}", headers=AUTH)
     assert res.status_code == 400
     assert res.json["errors"] == {"limit": "not an integer"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/models/iris/versions/%D9%A1",  # ARABIC-INDIC DIGIT ONE: int() reads 1
+        "/v2/models/iris/versions/%D9%A1",
+        "/api/v1/jobs/%EF%BC%91",  # FULLWIDTH DIGIT ONE
+    ],
+)
+def test_path_integers_are_ascii_digits(client, iris, path):
+    assert client.get(path.replace("%D9%A1", "1").replace("%EF%BC%91", "1")).status_code in (
+        200,
+        404,
+    )
+    res = client.get(path, headers=AUTH)
+    assert res.status_code == 404
+    assert res.is_json
+    assert "version" not in res.json  # not served as version 1
