@@ -13,6 +13,8 @@ from app.config import Config, config_from_env
 
 
 class MLStack(Flask):
+    from app.api.jsonprovider import JSONProvider as json_provider_class
+
     def log_exception(
         self,
         exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None],
@@ -52,6 +54,9 @@ def create_app(config: Config | None = None) -> Flask:
     configure_logging(config.LOGGING_CONF, config.LOG_DIR)
 
     app = MLStack(__name__)
+    from app.api.params import AsciiIntegerConverter
+
+    app.url_map.converters["int"] = AsciiIntegerConverter  # before any route is added
     app.config.update(
         TESTING=config.TESTING,
         MAX_CONTENT_LENGTH=config.MAX_CONTENT_LENGTH,

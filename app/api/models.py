@@ -3,7 +3,6 @@ older version)."""
 
 from __future__ import annotations
 
-import orjson
 from flask import request
 from flask_restx import Namespace, Resource, fields
 from werkzeug.datastructures import FileStorage
@@ -12,6 +11,7 @@ from app.api.auth import admin_operation
 from app.api.errors import ERROR_MODEL, UnsupportedMediaType
 from app.api.params import bool_value, version_arg
 from app.core.errors import InvalidInput
+from app.core.jsonbody import json_document
 from app.core.registry import PICKLE_SUFFIXES, Registry, check_name
 from app.core.statistics import read_sample
 from app.services import current_services
@@ -57,8 +57,27 @@ feature = ns.model(
         ),
     },
 )
+nullable_probe = ns.model(
+    "NullableProbe",
+    {
+        "version": fields.Integer(required=True, description="The probe's version"),
+        "refuted": fields.List(
+            fields.String,
+            required=True,
+            description="Features claimed nullable that the model cannot take missing values for",
+        ),
+    },
+)
 schema_doc = ns.model(
-    "FeatureSchema", {"features": fields.List(fields.Nested(feature), required=True)}
+    "FeatureSchema",
+    {
+        "features": fields.List(fields.Nested(feature), required=True),
+        "nullable_probe": fields.Nested(
+            nullable_probe,
+            allow_null=True,
+            description="How 'nullable' was proven at registration (README: missing values)",
+        ),
+    },
 )
 runtime_model = ns.model(
     "VersionRuntime",
@@ -166,11 +185,9 @@ def _json_field(name: str):
     if raw is None or raw == "":
         return None
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(
-            f"field {name!r} is not valid JSON: {exc}", {name: "invalid JSON"}
-        ) from None
+        return json_document(raw)
+    except InvalidInput as exc:
+        raise InvalidInput(f"field {name!r}: {exc.message}", {name: exc.message}) from None
 
 
 @ns.route("")

@@ -3,10 +3,20 @@ parameter's name when the value is not one."""
 
 from __future__ import annotations
 
+import re
+
 from flask import Request, request
+from werkzeug.routing import IntegerConverter
 
 from app.config import parse_bool
 from app.core.errors import InvalidInput
+
+# ASCII digits only, matched whole: int() would also take " 3", "3_0", "+3" and "٣"
+_INTEGER = re.compile(r"-?[0-9]{1,30}")
+
+
+def _integer(raw: str) -> int | None:
+    return int(raw) if _INTEGER.fullmatch(raw) else None
 
 
 def version_arg(req: Request | None = None) -> int | None:
@@ -17,12 +27,11 @@ def version_arg(req: Request | None = None) -> int | None:
     raw = req.args.get("version")
     if raw is None or raw == "":
         return None
-    try:
-        version = int(raw)
-    except ValueError:
+    version = _integer(raw)
+    if version is None:
         raise InvalidInput(
             f"version must be a positive integer, got {raw[:40]!r}", {"version": "not an integer"}
-        ) from None
+        )
     if version < 1:
         raise InvalidInput("version must be a positive integer", {"version": "must be >= 1"})
     return version
@@ -32,10 +41,9 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name!r} must be an integer", {name: "not an integer"}) from None
+    value = _integer(raw)
+    if value is None:
+        raise InvalidInput(f"{name!r} must be an integer", {name: "not an integer"})
     if not low <= value <= high:
         raise InvalidInput(f"{name!r} must be from {low} to {high}", {name: "out of range"})
     return value
@@ -52,3 +60,10 @@ def bool_value(name: str, raw: str | None) -> bool:
         raise InvalidInput(
             f"{name!r} must be true or false, got {raw[:40]!r}", {name: "expected true or false"}
         ) from None
+
+
+class AsciiIntegerConverter(IntegerConverter):
+    """`<int:...>` in routes: ASCII digits only. Werkzeug's own matches `\\d+`, which
+    takes any Unicode digit (`/versions/١` was version 1)."""
+
+    regex = r"[0-9]+"

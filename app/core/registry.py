@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
+from app.core.admission import admit, is_probed, probe_nullable
 from app.core.artifacts import ArtifactStore as ArtifactStore  # its former home: re-exported
 from app.core.errors import (
     DatabaseUnavailable,
@@ -272,10 +273,11 @@ class Registry:
         if job_id is not None and (existing := self.version_of_job(job_id)) is not None:
             return existing
         est = self._load_upload(data, fmt)
-        task, classes = describe_estimator(est)
         feature_schema = upload_schema(est, schema)
         if sample is not None:
             feature_schema = with_statistics(feature_schema, sample)
+        feature_schema = admit(est, feature_schema)  # before describing: multi-output
+        task, classes = describe_estimator(est)
         if metrics is not None and not isinstance(metrics, dict):
             raise InvalidInput("metrics must be a JSON object", {"metrics": "expected an object"})
         candidate = LoadedModel(
@@ -454,6 +456,8 @@ class Registry:
             )
         task, schema, classes, rel, digest, fmt, runtime = meta
         est = self.store.load(rel, digest, fmt, f"model {name!r} v{version}")
+        if not is_probed(schema):
+            schema = self._probe_legacy(name, version, est, schema)
         loaded = LoadedModel(name, version, task, est, CompiledSchema.from_doc(schema), classes)
         loaded.on_engine = self.on_engine
         self._select_engine(loaded, runtime, digest)
@@ -481,6 +485,22 @@ class Registry:
                     v.runtime = record
         except (DatabaseUnavailable, SQLAlchemyError) as exc:  # proven again next time
             log.warning("could not store the verdict of %s v%s: %s", name, version, exc)
+
+    def _probe_legacy(self, name: str, version: int, est: Any, schema: SchemaDoc) -> SchemaDoc:
+        """A version registered before the nullable probe: its `nullable` flags were
+        guessed from the estimator's first step, so probe them now and keep the result
+        (best effort: the probed schema serves this process even if the write fails)."""
+        probed = probe_nullable(est, schema)
+        refuted = probed["nullable_probe"]["refuted"]
+        if refuted:
+            log.warning("%s v%s: missing values refused for %s", name, version, ", ".join(refuted))
+        try:
+            with self.db.session() as s:
+                model = self._model(s, name)
+                self._version(s, model, version).feature_schema = probed
+        except (DatabaseUnavailable, SQLAlchemyError) as exc:
+            log.warning("could not store the probed schema of %s v%s: %s", name, version, exc)
+        return probed
 
     def preload_production(self) -> int:
         """Load every production version now and warm it up with one prediction

@@ -16,11 +16,11 @@ to explain what is wrong when that fails, so valid requests pay almost nothing.
 
 from __future__ import annotations
 
-import io
 import math
 import re
+import reprlib
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
@@ -28,9 +28,10 @@ from app.core.errors import InvalidInput, PayloadTooLarge
 from app.core.statistics import check_statistics
 
 MAX_REPORTED_ERRORS = 20
+MAX_SUGGESTIONS = 3  # "did you mean" is computed for the first few unknown names only
 Feature = dict[str, Any]  # one entry of a schema's "features" list (above)
 SchemaDoc = dict[str, Any]  # {"features": [Feature, ...]}
-_FEATURE_NAME = re.compile(r"^[^\x00-\x1f]{1,256}$")
+_FEATURE_NAME = re.compile(r"[^\x00-\x1f]{1,256}")  # fullmatch: no trailing newline
 
 
 def _jsonable(value: Any) -> Any:
@@ -153,7 +154,7 @@ def check_schema(doc: Any, n_features: int | None = None) -> SchemaDoc:
             continue
         name = feat.get("name")
         ftype = feat.get("type", "numeric")
-        if not isinstance(name, str) or not _FEATURE_NAME.match(name):
+        if not isinstance(name, str) or not _FEATURE_NAME.fullmatch(name):
             errors[f"{key}.name"] = "must be a non-empty string of at most 256 printable characters"
             continue
         if name in seen:
@@ -285,9 +286,19 @@ class CompiledSchema:
         errors: dict[str, str] = {}
         out = np.empty((len(instances), k), dtype=np.float64 if self.all_numeric else object)
 
+        suggestions = 0
+
         def err(key: str, msg: str) -> None:
             if len(errors) < MAX_REPORTED_ERRORS:
                 errors[key] = msg
+
+        def unknown(name: Any, missing: list[str]) -> str:
+            # "did you mean" only for the first few unknown names that are reported
+            nonlocal suggestions
+            if len(errors) >= MAX_REPORTED_ERRORS or suggestions >= MAX_SUGGESTIONS:
+                return "unknown feature"
+            suggestions += 1
+            return "unknown feature" + self.did_you_mean(name, missing)
 
         for i, row in enumerate(instances):
             if len(errors) >= MAX_REPORTED_ERRORS:
@@ -299,7 +310,7 @@ class CompiledSchema:
                 for name in missing:
                     err(f"{key}.{name}", "missing feature")
                 for name in extra:
-                    err(f"{key}.{name}", "unknown feature" + self._did_you_mean(name, missing))
+                    err(f"{key}.{name}", unknown(name, missing))
                 if missing or extra:
                     continue
                 values = [row[n] for n in self.names]
@@ -327,7 +338,7 @@ class CompiledSchema:
         return out
 
     @staticmethod
-    def _did_you_mean(name: Any, candidates: list[str]) -> str:
+    def did_you_mean(name: Any, candidates: list[str]) -> str:
         import difflib
 
         close = difflib.get_close_matches(str(name), candidates, n=1)
@@ -359,84 +370,25 @@ class CompiledSchema:
 
     # ---- CSV -------------------------------------------------------------------
     def csv_to_matrix(self, body: bytes, max_rows: int) -> tuple[np.ndarray, int]:
-        """A CSV body with a header row of feature names (any order)."""
-        import pandas as pd
+        """A CSV body with a header row of feature names (any order): the rows a JSON
+        body would carry (app.core.csvbody), converted as a JSON body's are."""
+        from app.core.csvbody import csv_rows, numeric_matrix
 
-        if not body.strip():
-            raise InvalidInput("the CSV body is empty", {"body": "empty"})
-        try:
-            header = body.split(b"\n", 1)[0].decode("utf-8").strip("\r")
-        except UnicodeDecodeError:
-            raise InvalidInput("the CSV body is not UTF-8 text") from None
-        cols = [c.strip() for c in header.split(",")]
-        dupes = sorted({c for c in cols if cols.count(c) > 1})
-        if dupes:
-            raise InvalidInput("duplicate CSV columns: " + ", ".join(dupes))
-        missing = [n for n in self.names if n not in cols]
-        extra = [c for c in cols if c not in self.index]
-        if missing or extra:
-            errors = {f"header.{name}": "missing column" for name in missing}
-            errors.update(
-                {
-                    f"header.{name}": "unknown column" + self._did_you_mean(name, missing)
-                    for name in extra
-                }
-            )
-            raise InvalidInput("the CSV header does not match the model's input schema", errors)
-        dtypes = {
-            f["name"]: (np.float64 if f["type"] == "numeric" else object) for f in self.features
-        }
-        try:
-            frame = pd.read_csv(
-                io.BytesIO(body), dtype=dtypes, skipinitialspace=True, nrows=max_rows + 1
-            )
-        except pd.errors.ParserError as exc:
-            raise InvalidInput(f"the CSV body cannot be parsed: {_first_line(exc)}") from None
-        except ValueError:  # a numeric column holds text: find and name the cells
-            self._raise_csv_cell_errors(body, max_rows)
-        n = len(frame)
-        if n == 0:
-            raise InvalidInput("the CSV body has a header but no rows", {"body": "no rows"})
-        if n > max_rows:
-            raise PayloadTooLarge(f"more than {max_rows} rows exceed the limit per request")
-        frame = frame[self.names]
         if self.all_numeric:
-            arr = frame.to_numpy(dtype=np.float64)
-            if np.isfinite(arr).all():
-                return arr, n
-            records = [
-                [None if (isinstance(v, float) and math.isnan(v)) else v for v in row]
-                for row in arr.tolist()
-            ]
-        else:
-            records = frame.astype(object).where(frame.notna(), None).values.tolist()
-        return self._slow(records), n
+            matrix = numeric_matrix(self, body, max_rows)
+            if matrix is not None:
+                return matrix, len(matrix)
+        return self.rows_to_matrix(csv_rows(self, body, max_rows), max_rows)
 
-    def _raise_csv_cell_errors(self, body: bytes, max_rows: int) -> NoReturn:
-        """Raises InvalidInput naming each numeric cell that holds text."""
-        import pandas as pd
 
-        try:
-            frame = pd.read_csv(
-                io.BytesIO(body), dtype=str, skipinitialspace=True, nrows=max_rows + 1
-            )
-        except (ValueError, pd.errors.ParserError) as exc:
-            raise InvalidInput(f"the CSV body cannot be parsed: {_first_line(exc)}") from None
-        errors: dict[str, str] = {}
-        for f in self.features:
-            if f["type"] != "numeric":
-                continue
-            raw = frame[f["name"]]
-            num = pd.to_numeric(raw, errors="coerce")
-            for i in raw.index[raw.notna() & num.isna()][:MAX_REPORTED_ERRORS]:
-                errors.setdefault(
-                    f"instances[{i}].{f['name']}", f"expected a number, got {_short(raw[i])}"
-                )
-        raise InvalidInput("the CSV rows do not match the model's input schema", errors)
+_SHORT = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 36, 36
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    """A client's value quoted in a message: bounded in size and depth (reprlib does
+    not recurse into a deeply nested list, where repr would overflow the stack)."""
+    text = _SHORT.repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 

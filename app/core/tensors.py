@@ -183,13 +183,22 @@ def _tensor(raw: Any, i: int, binary: bytes, offset: int) -> tuple[Tensor, int]:
 
 
 def _flatten(data: Any) -> list[Any]:
+    """Row-major values of nested lists, without recursion (a client's nesting is
+    only bounded by the JSON parser's depth limit, beyond Python's stack)."""
     if not isinstance(data, list):
         return [data]
     if not any(isinstance(v, list) for v in data):
         return data
     out: list[Any] = []
-    for v in data:
-        out.extend(_flatten(v))
+    stack: list[Any] = [iter(data)]
+    while stack:
+        for v in stack[-1]:
+            if isinstance(v, list):
+                stack.append(iter(v))
+                break
+            out.append(v)
+        else:
+            stack.pop()
     return out
 
 

@@ -14,7 +14,7 @@ from app.core.registry import Registry, algorithm_name, check_name, describe_est
 from app.core.runtime import LoadedModel, load_artifact, load_bytes, read_verified, sha256_bytes
 from app.core.schema import CompiledSchema, check_schema, derive_schema
 
-REF = re.compile(r"^(?P<name>[^@]+)(?:@(?P<version>[0-9]{1,9}))?$")
+REF = re.compile(r"(?P<name>[^@]+)(?:@(?P<version>[0-9]{1,9}))?")  # checked with fullmatch
 MAX_MODELS = 20
 
 
@@ -72,7 +72,7 @@ def parse_refs(refs: Any) -> list[tuple[str, int | None]]:
         raise InvalidInput(f"at most {MAX_MODELS} models per bundle", {"models": "too many"})
     out: list[tuple[str, int | None]] = []
     for ref in refs:
-        match = REF.match(ref)
+        match = REF.fullmatch(ref)
         if match is None:
             raise InvalidInput(
                 f"invalid model reference {ref[:80]!r}: use NAME or NAME@VERSION",

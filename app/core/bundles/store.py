@@ -18,7 +18,7 @@ from app.core.errors import NotFound
 from app.core.runtime import sha256_bytes
 from app.core.storage import write_atomic
 
-BUNDLE_ID = re.compile(r"^[0-9a-f]{32}$")
+BUNDLE_ID = re.compile(r"[0-9a-f]{32}")  # checked with fullmatch
 
 
 class BundleStore:
@@ -35,7 +35,7 @@ class BundleStore:
         return bundle_id
 
     def path(self, bundle_id: str) -> Path:
-        if not isinstance(bundle_id, str) or not BUNDLE_ID.match(bundle_id):
+        if not isinstance(bundle_id, str) or not BUNDLE_ID.fullmatch(bundle_id):
             raise NotFound(f"no bundle {str(bundle_id)[:40]!r}")
         path = self.root / f"{bundle_id}.zip"
         try:

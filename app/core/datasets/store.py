@@ -30,8 +30,8 @@ from app.db.models import Dataset
 log = logging.getLogger(__name__)
 
 SAMPLE_ROWS = 5
-_NAME = re.compile(r"^[^\x00-\x1f]{1,128}$")
-_UPLOAD_ID = re.compile(r"^[0-9]{1,10}$")
+_NAME = re.compile(r"[^\x00-\x1f]{1,128}")  # checked with fullmatch
+_UPLOAD_ID = re.compile(r"[0-9]{1,10}")
 
 DatasetDict = dict[str, Any]
 
@@ -83,7 +83,7 @@ class DatasetStore:
             raise PayloadTooLarge(
                 f"the CSV is {len(data)} bytes; the limit is {self.max_bytes} bytes"
             )
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise InvalidInput(
                 "a dataset name is 1-128 printable characters", {"name": "invalid name"}
             )
@@ -131,7 +131,7 @@ class DatasetStore:
         return bundled + uploads
 
     def _row(self, dataset_id: str) -> Dataset:
-        if not _UPLOAD_ID.match(str(dataset_id)) or not 0 < int(dataset_id) < 2**31:
+        if not _UPLOAD_ID.fullmatch(str(dataset_id)) or not 0 < int(dataset_id) < 2**31:
             raise NotFound(f"dataset {dataset_id!r} not found; bundled: {', '.join(BUNDLED)}")
         with self.db.session() as s:
             row = s.get(Dataset, int(dataset_id))
