@@ -84,7 +84,7 @@ def test_a_version_registered_before_the_probe_is_probed_when_loaded(app, client
     with services_of(app).db.session() as s:  # the schema as it was stored before the probe
         row = s.query(ModelVersion).one()
         row.feature_schema = derive_schema(scaled_logistic)
-    registry._loaded.clear()
+    registry.cache.clear()
     assert predict(client, "legacy", [[None, 0.0, 0.0]]).status_code == 400
     stored = client.get("/api/v1/models/legacy/versions/1").json["schema"]
     assert stored["nullable_probe"]["refuted"] == ["x0", "x1", "x2"]
