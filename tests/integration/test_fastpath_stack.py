@@ -1,6 +1,7 @@
 """The exact fast path on the real stack (supervisord, gunicorn's preloading master and
-its forked workers, nginx, PostgreSQL): a linear version is served by the compiled
-predictor in every worker, with scikit-learn's answers, and the metrics say so."""
+its forked workers, nginx, PostgreSQL): a linear version is served by the NumPy replay and
+a tree model by onnxruntime in every worker (sessions made after the fork), with one
+answer whichever worker serves, and the metrics say so."""
 
 from __future__ import annotations
 
@@ -18,21 +19,31 @@ def engine_rows(stack, model: str, engine: str) -> float:
     return sum(float(x) for x in found)
 
 
+def served_by_every_worker(stack, model: str, engine: str, body: dict) -> None:
+    before = engine_rows(stack, model, engine)
+    answers = set()
+    for _ in range(40):  # nginx spreads them over both workers
+        r = stack.post(f"/api/v1/models/{model}/predict", json=body)
+        assert r.status_code == 200, r.text
+        answers.add(repr(r.json()))
+    assert len(answers) == 1  # the same bits from every worker
+    assert engine_rows(stack, model, engine) - before == 40 * len(body["instances"])
+    assert engine_rows(stack, model, "sklearn") == 0
+
+
 def test_the_demo_ridge_is_served_by_numpy_in_every_worker(running):
     model = running.get("/api/v1/models/diabetes").json()
     production = next(v for v in model["versions"] if v["stage"] == "production")
     assert production["runtime"]["engine"] == "numpy", production["runtime"]
     assert production["runtime"]["verified"] is True
-    tree = running.get("/api/v1/models/iris").json()["versions"][0]["runtime"]
-    assert tree["engine"] == "sklearn" and tree["reason"].startswith("no compiled form for")
-
     example = running.get("/api/v1/models/diabetes/schema").json()["example"]
-    before = engine_rows(running, "diabetes", "numpy")
-    answers = set()
-    for _ in range(40):  # nginx spreads them over both workers
-        r = running.post("/api/v1/models/diabetes/predict", json=example)
-        assert r.status_code == 200, r.text
-        answers.add(r.json()["predictions"][0])
-    assert len(answers) == 1  # the same bits from every worker
-    assert engine_rows(running, "diabetes", "numpy") - before == 40
-    assert engine_rows(running, "diabetes", "sklearn") == 0
+    served_by_every_worker(running, "diabetes", "numpy", example)
+
+
+def test_the_demo_trees_are_served_by_onnxruntime_in_every_worker(running):
+    versions = running.get("/api/v1/models/iris").json()["versions"]
+    for v in versions:
+        assert v["runtime"]["engine"] == "onnxruntime", v["runtime"]
+        assert v["runtime"]["verified"] is True
+    example = running.get("/api/v1/models/iris/schema").json()["example"]
+    served_by_every_worker(running, "iris", "onnxruntime", {**example, "return_proba": True})

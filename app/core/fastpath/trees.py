@@ -31,8 +31,9 @@ _FLOAT32_OVERFLOW = float(2**128 - 2**103)
 
 
 class TreeStage:
-    """A compiled tree ensemble. It refuses the input scikit-learn refuses (NaN where the
-    estimator takes no missing values; values the float32 cast makes infinite)."""
+    """A compiled tree ensemble. It answers as scikit-learn does when it serves (its
+    finiteness checks skipped: values beyond float32 become infinities) and refuses NaN
+    where the estimator takes no missing values."""
 
     engine = "onnxruntime"
 
@@ -47,8 +48,7 @@ class TreeStage:
         self._ensemble = ensemble
 
     def _input(self, X: Matrix) -> npt.NDArray[np.floating[Any]]:
-        """X as the graph takes it (float32 where scikit-learn casts it), refused where
-        scikit-learn refuses it."""
+        """X as the graph takes it (float32 where scikit-learn casts it)."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"X has shape {X.shape}, expected (n, {self.n_features})")
@@ -58,9 +58,10 @@ class TreeStage:
         if not (np.abs(X) < _FLOAT32_OVERFLOW).all():
             if np.isnan(X).any() and not self.allow_nan:
                 raise ValueError("Input X contains NaN.")
-            if (np.abs(X) >= _FLOAT32_OVERFLOW).any():
-                raise ValueError("Input X contains infinity or a value too large for float32.")
-        return np.ascontiguousarray(X, dtype=np.float32)
+        # As served (assume_finite), scikit-learn casts a value beyond float32's range to
+        # an infinity and predicts with it; so does this cast.
+        with np.errstate(over="ignore"):
+            return np.ascontiguousarray(X, dtype=np.float32)
 
     def raw(self, X: Matrix) -> Matrix:
         """The sums of the leaves, (n, n_targets), as scikit-learn's raw predictions."""
