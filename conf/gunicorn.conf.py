@@ -111,6 +111,13 @@ def post_fork(server, worker):
     services = getattr(app, "extensions", {}).get("mlstack")
     if services is not None:
         services.db.engine.dispose(close=False)
+        # Prove the preloaded versions' compiled predictors (onnxruntime sessions are
+        # made here, never in the master) before this worker takes its first request.
+        try:
+            proved = services.registry.settle_loaded()
+            server.log.info("worker %s proved %d compiled version(s)", worker.pid, proved)
+        except Exception as exc:  # a failed proof leaves scikit-learn serving, not a dead worker
+            server.log.warning("could not settle the fast path: %s", exc)
 
 
 def child_exit(server, worker):

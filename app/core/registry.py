@@ -502,6 +502,18 @@ class Registry:
             log.warning("could not store the probed schema of %s v%s: %s", name, version, exc)
         return probed
 
+    def settle_loaded(self) -> int:
+        """Prove the compiled candidates of the versions loaded so far, here and now: a
+        gunicorn worker calls it right after its fork (the master proves numpy stages only),
+        so no request waits for a probe or an onnxruntime session. Returns how many."""
+        settled = 0
+        for key in self.cache.keys():
+            loaded = self.cache.get(key)
+            if loaded is not None and loaded.candidate is not None:
+                fastpath.settle(loaded)
+                settled += 1
+        return settled
+
     def preload_production(self) -> int:
         """Load every production version now and warm it up with one prediction
         (gunicorn's master: the workers share the models and start with them

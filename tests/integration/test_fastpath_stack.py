@@ -45,5 +45,8 @@ def test_the_demo_trees_are_served_by_onnxruntime_in_every_worker(running):
     for v in versions:
         assert v["runtime"]["engine"] == "onnxruntime", v["runtime"]
         assert v["runtime"]["verified"] is True
+    # proved in each worker right after its fork, before its first request
+    line = running.wait_for_line(running.out, "compiled version(s)")
+    assert int(line.split(" proved ")[1].split()[0]) >= 1, line
     example = running.get("/api/v1/models/iris/schema").json()["example"]
     served_by_every_worker(running, "iris", "onnxruntime", {**example, "return_proba": True})
