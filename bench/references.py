@@ -10,7 +10,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +92,42 @@ def http_references(stack: Stack, body: Path, settings: LoadSettings) -> dict[st
         stack.wait_ready(120)
 
 
+def plain_flask_batches(
+    stack: Stack, bodies: dict[str, dict[str, Path]], settings: LoadSettings, connections: int
+) -> dict[str, dict[str, float]]:
+    """Rows/s of the plain-Flask reference (bench/plain.py) for each model's 1k- and
+    10k-row JSON bodies, through the stack's nginx at the batch runs' connections."""
+    stack.ctl("stop", "gunicorn")
+    try:
+        with _reference_app(stack, "bench.plain:app", ROOT):
+            out: dict[str, dict[str, float]] = {}
+            for name, paths in bodies.items():
+                url = f"{NGINX_URL}/api/v1/models/{name}/predict"
+                _wait_answering(url, body=paths["1"].read_bytes())
+                out[name] = {
+                    key: load(url, paths[key], settings, connections)["req_per_s"] * rows
+                    for key, rows in (("1k", 1000), ("10k", 10_000))
+                }
+            return out
+    finally:
+        stack.ctl("start", "gunicorn")
+        stack.wait_ready(120)
+
+
 def _reference(
     stack: Stack, app: str, path: str, body: Path, settings: LoadSettings
 ) -> dict[str, Measured]:
+    with _reference_app(stack, app, BENCH_DIR):
+        _wait_answering(GUNICORN_URL + path)
+        return {
+            "nginx": load(NGINX_URL + path, body, settings),
+            "direct": load(GUNICORN_URL + path, body, settings),
+        }
+
+
+@contextmanager
+def _reference_app(stack: Stack, app: str, chdir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A reference WSGI app on gunicorn's port, under mlstack's gunicorn settings."""
     env = {
         **stack.env,
         "GUNICORN_CONTROL_SOCKET": str(stack.state / "run" / "reference.ctl"),
@@ -107,7 +141,7 @@ def _reference(
             "-c",
             str(GUNICORN_CONF),
             "--chdir",
-            str(BENCH_DIR),
+            str(chdir),
             app,
         ],
         env=env,
@@ -115,21 +149,18 @@ def _reference(
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_answering(GUNICORN_URL + path)
-        return {
-            "nginx": load(NGINX_URL + path, body, settings),
-            "direct": load(GUNICORN_URL + path, body, settings),
-        }
+        yield proc
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
 
 
-def _wait_answering(url: str, attempts: int = 100) -> None:
+def _wait_answering(url: str, attempts: int = 300, body: bytes = b"{}") -> None:
     """Until `url` answers a POST with 200 (the load's warm-up absorbs a late start)."""
     for _ in range(attempts):
         try:
-            if requests.post(url, data=b"{}", timeout=1).status_code == 200:
+            if requests.post(url, data=body, timeout=1).status_code == 200:
                 return
         except requests.RequestException:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)

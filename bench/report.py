@@ -57,6 +57,16 @@ def targets(r: Result) -> list[Target]:
             busiest <= 0.65,
         )
     )
+    for name, plain in r.get("plain_flask", {}).items():
+        for key, rows_per_s in plain.items():
+            ours = m[name]["batch_" + key]["req_per_s"] * (1000 if key == "1k" else 10_000)
+            out.append(
+                (
+                    f"{name} {key}-row batches >= plain Flask + orjson (4 connections)",
+                    f"{ours / rows_per_s:.2f}x",
+                    ours >= rows_per_s,
+                )
+            )
     uss = max(r["memory"]["loaded"]["gunicorn_worker_uss_mb"])
     out.append(
         ("USS per gunicorn worker <= 30 MB (models preloaded, serving)", f"{uss:.1f} MB", uss <= 30)

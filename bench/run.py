@@ -170,6 +170,10 @@ def measure(
         models[name]["floor"].update(references.batch_floor(s))
         batches(stack, name, bodies[name], settings, models[name])
     batches(stack, TRAINED, trained_bodies, settings, models[TRAINED])
+    print("bench: plain Flask + orjson batches ...", flush=True)
+    result["plain_flask"] = references.plain_flask_batches(
+        stack, {name: bodies[name] for name in scenarios}, settings, BATCH_CONNECTIONS
+    )
     result["memory"]["after_load"] = stack_memory(stack.pids())
     result["restart_all_to_ready_s"] = round(client.restart_time(stack), 2)
 

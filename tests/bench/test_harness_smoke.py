@@ -75,6 +75,9 @@ def test_bench_harness_runs_end_to_end(tmp_path):
             assert m["single_rows_per_call"] >= 1, name  # every request predicted, some together
             assert m["floor"]["one_row_calls_per_s"] > 0
     assert result["models"]["bench-b"]["csv_10k_rows_per_s"] > 0
+    assert set(result["plain_flask"]) == {"bench-a", "bench-b", "bench-c"}
+    for name, plain in result["plain_flask"].items():
+        assert plain["1k"] > 0 and plain["10k"] > 0, (name, plain)
     for run in ("v2_single_nginx", "v1_paired_nginx"):
         measured = result["models"]["bench-b"][run]
         assert measured["requests"] > 0 and measured["errors"] == 0, (run, measured)
