@@ -189,7 +189,12 @@ class LoadedModel:
         finite, missing values only where the model imputes or takes them), so
         scikit-learn's own repeated checks are skipped."""
         X = self._input(matrix)
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        # A value beyond float32 (which tree models cast to) becomes an infinity and is
+        # answered: the cast's overflow warning says nothing a client did wrong.
+        with (
+            sklearn.config_context(assume_finite=True, skip_parameter_validation=True),
+            np.errstate(over="ignore"),
+        ):
             labels = np.asarray(self.estimator.predict(X))
             proba = np.asarray(self.estimator.predict_proba(X)) if return_proba else None
         return labels, proba
