@@ -15,7 +15,7 @@ COPY pyproject.toml /src/
 RUN touch /src/README.md
 # only the dependencies (the code itself runs from the checkout); then pip and
 # setuptools (the stack installs nothing at run time) and the test suites numpy,
-# scipy, pandas and scikit-learn ship inside their packages
+# scipy, pandas, scikit-learn and onnx (its backend test data) ship inside their packages
 RUN mkdir /src/app && touch /src/app/__init__.py \
     && /opt/venv/bin/pip install /src \
     && /opt/venv/bin/pip uninstall -y mlstack \
@@ -23,6 +23,7 @@ RUN mkdir /src/app && touch /src/app/__init__.py \
     && find /opt/venv/lib -depth -type d -name tests \
         -path '*/site-packages/*' \( -path '*/numpy/*' -o -path '*/scipy/*' -o -path '*/pandas/*' \
         -o -path '*/sklearn/*' \) -exec rm -rf {} + \
+    && rm -rf /opt/venv/lib/python3*/site-packages/onnx/backend/test \
     && find /opt/venv -name __pycache__ -type d -prune -exec rm -rf {} + \
     && /opt/venv/bin/python -m compileall -q -j 0 /opt/venv/lib >/dev/null
 

@@ -218,7 +218,8 @@ def test_the_image_is_lean(image):
         base_mb=round(base_size / 2**20),
         own_layers_mb=round(own_mb),
     )
-    assert own_mb <= 480, own_mb
+    # 480 MiB before the fast path; onnx and onnxruntime (its tree engine) add about 100
+    assert own_mb <= 580, own_mb
     found = run(
         "docker",
         "run",
