@@ -37,7 +37,6 @@ from app.core.runtime import (
     OnEngine,
     final_estimator,
     load_artifact,
-    sha256_bytes,
     unverified,
 )
 from app.core.schema import CompiledSchema, SchemaDoc, check_schema, derive_schema
@@ -280,11 +279,11 @@ class Registry:
         task, classes = describe_estimator(est)
         if metrics is not None and not isinstance(metrics, dict):
             raise InvalidInput("metrics must be a JSON object", {"metrics": "expected an object"})
+        path, digest = self.store.write(name, data, fmt)
         candidate = LoadedModel(
             name, 0, task, est, CompiledSchema.from_doc(feature_schema), classes
         )
-        runtime = fastpath.registration_verdict(candidate, sha256_bytes(data))
-        path, digest = self.store.write(name, data, fmt)
+        runtime = fastpath.registration_verdict(candidate, digest)
         new = NewVersion(
             task=task,
             algorithm=algorithm or algorithm_name(est),
