@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import TypedDict
 
-from bench.memory import children
+from tests.stackrun import descendants
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -59,9 +59,9 @@ class CpuMeter:
         self._start = 0.0
 
     def start(self) -> None:
-        self._workers = {p: cpu_seconds(p) for p in children(self.programs["gunicorn"])}
+        self._workers = {p: cpu_seconds(p) for p in sorted(descendants(self.programs["gunicorn"]))}
         self._runnable = {p: runnable_seconds(p) for p in self._workers}
-        stack = [q for p in self.programs.values() for q in [p, *children(p)]]
+        stack = [q for p in self.programs.values() for q in [p, *sorted(descendants(p))]]
         self._stack = {p: cpu_seconds(p) for p in stack}
         self._start = time.monotonic()
 

@@ -6,21 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.stackrun import descendants
+
 KINDS = ("rss_mb", "pss_mb", "uss_mb")
-
-
-def children(pid: int) -> list[int]:
-    """Every descendant of `pid`."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            child = int(stat.parent.name)
-            out += [child] + children(child)
-    return out
 
 
 def process_memory(pid: int) -> dict[str, float]:
@@ -38,7 +26,9 @@ def process_memory(pid: int) -> dict[str, float]:
 
 def program_memory(pid: int) -> dict[str, float]:
     """A program's figures summed over it and its descendants still alive."""
-    mems = [process_memory(p) for p in [pid] + children(pid) if Path(f"/proc/{p}").exists()]
+    mems = [
+        process_memory(p) for p in [pid, *sorted(descendants(pid))] if Path(f"/proc/{p}").exists()
+    ]
     return {k: round(sum(m[k] for m in mems), 1) for k in KINDS}
 
 
@@ -46,7 +36,7 @@ def stack_memory(programs: dict[str, int]) -> dict[str, Any]:
     """Totals over the stack's programs (name -> pid), each program's figures, and
     the USS of every gunicorn worker."""
     per_program = {name: program_memory(pid) for name, pid in programs.items()}
-    workers = [process_memory(p) for p in children(programs["gunicorn"])]
+    workers = [process_memory(p) for p in sorted(descendants(programs["gunicorn"]))]
     return {
         "total_rss_mb": round(sum(p["rss_mb"] for p in per_program.values()), 1),
         "total_pss_mb": round(sum(p["pss_mb"] for p in per_program.values()), 1),

@@ -258,3 +258,30 @@ class Stack:
                         return line
             time.sleep(0.1)
         raise StackError(f"no line with {needle!r} in {path}")
+
+
+def parent_pids() -> dict[int, int]:
+    """pid -> parent pid of every process now, from /proc (the command in
+    /proc/<pid>/stat may hold spaces and parentheses: the ppid follows the last ')')."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:  # it exited meanwhile
+            continue
+    return parents
+
+
+def children(pid: int) -> set[int]:
+    """The direct children of `pid`."""
+    return {p for p, parent in parent_pids().items() if parent == pid}
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`."""
+    parents = parent_pids()
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found

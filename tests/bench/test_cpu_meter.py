@@ -8,7 +8,7 @@ import sys
 import time
 
 from bench.cpu import CpuMeter
-from bench.memory import children
+from tests.stackrun import descendants
 
 MASTER = """
 import subprocess, sys, time
@@ -27,7 +27,7 @@ def test_the_busy_worker_has_the_cpu_and_the_idle_one_none():
     try:
         assert master.stdout.readline().strip() == "ready"
         deadline = time.monotonic() + 10
-        while len(children(master.pid)) < 2 and time.monotonic() < deadline:
+        while len(descendants(master.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         meter = CpuMeter({"gunicorn": master.pid})
         meter.start()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import AUTH, train, wait_job
+from tests.stackrun import descendants
 
 pytestmark = pytest.mark.integration
 
@@ -19,22 +20,6 @@ LONG = {
     "algorithm": "gradient_boosting",
     "params": {"n_estimators": 10_000},
 }
-
-
-def descendants(pid: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {p for p, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
 
 
 def oom_score_adj(pid: int) -> int | None:

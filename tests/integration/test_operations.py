@@ -26,6 +26,7 @@ from tests.integration.conftest import (
     train,
     wait_job,
 )
+from tests.stackrun import children
 
 pytestmark = pytest.mark.integration
 
@@ -44,20 +45,6 @@ def record(name: str, **values) -> None:
             json.dumps({"measurement": name, "at": time.strftime("%Y-%m-%dT%H:%M:%S"), **values})
             + "\n"
         )
-
-
-def children(pid: int) -> set[int]:
-    kids = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            # the command may contain spaces and parentheses: the ppid follows the last ')'
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                kids.add(int(entry.name))
-    return kids
 
 
 def gunicorn_workers(stack) -> tuple[int, set[int]]:
