@@ -97,6 +97,15 @@ def when_ready(server):
         server.log.warning("could not preload the models: %s", exc)
     finally:
         db.engine.dispose()  # the master serves nothing: no idle connection to keep
+    if services.config.FAST_PATH:
+        # onnxruntime's own state, built once here, is shared by every worker
+        # (app/core/fastpath/onnx_fork.py; worker_exit below is its other half)
+        from app.core.fastpath.onnx_fork import warm_in_master
+
+        try:
+            warm_in_master()
+        except Exception as exc:  # noqa: BLE001 - workers set it up themselves instead
+            server.log.warning("could not set up onnxruntime in the master: %s", exc)
     # Everything loaded so far (libraries, models) moves to a generation the collector
     # never scans: workers then neither copy those pages on write (the collector's
     # bookkeeping touches every object it visits) nor stall on full collections.
@@ -111,13 +120,24 @@ def post_fork(server, worker):
     services = getattr(app, "extensions", {}).get("mlstack")
     if services is not None:
         services.db.engine.dispose(close=False)
-        # Prove the preloaded versions' compiled predictors (onnxruntime sessions are
-        # made here, never in the master) before this worker takes its first request.
+        # Prove the preloaded versions' compiled predictors (each worker makes its own
+        # onnxruntime sessions) before this worker takes its first request.
         try:
             proved = services.registry.settle_loaded()
             server.log.info("worker %s proved %d compiled version(s)", worker.pid, proved)
         except Exception as exc:  # a failed proof leaves scikit-learn serving, not a dead worker
             server.log.warning("could not settle the fast path: %s", exc)
+
+
+def worker_exit(server, worker):
+    # Called in the worker as it leaves. With onnxruntime loaded (from the master), the
+    # interpreter's own shutdown would hang in it: close the database pool and leave now.
+    from app.core.fastpath.onnx_fork import leave_worker
+
+    app = server.app.wsgi()
+    services = getattr(app, "extensions", {}).get("mlstack")
+    cleanup = [services.db.engine.dispose] if services is not None else []
+    leave_worker(cleanup)
 
 
 def child_exit(server, worker):

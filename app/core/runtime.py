@@ -137,6 +137,8 @@ class LoadedModel:
     compiled: CompiledModel | None = None
     candidate: CompiledModel | None = None
     candidate_sizes: tuple[int, ...] = ()
+    # calls of more rows go to scikit-learn, faster there (app.core.fastpath.crossover)
+    compiled_max_rows: int | None = None
     runtime: dict[str, Any] = field(default_factory=lambda: unverified("not compiled"))
     on_engine: OnEngine | None = None
 
@@ -208,14 +210,16 @@ class LoadedModel:
         return compiled.predict(matrix), None
 
     def outputs(self, matrix: np.ndarray, return_proba: bool) -> tuple[str, Outputs]:
-        """(engine, outputs): the compiled predictor's when there is one; a failure in
-        it (a category the encoder refuses, say) is left to scikit-learn to answer."""
+        """(engine, outputs): the compiled predictor's when there is one and the call is
+        not beyond the size where scikit-learn is faster; a failure in it (a category
+        the encoder refuses, say) is left to scikit-learn to answer."""
         if self.candidate is not None:
             from app.core.fastpath.engine import settle
 
             settle(self)  # a candidate not proven in this process yet (after a fork)
         compiled = self.compiled
-        if compiled is not None:
+        limit = self.compiled_max_rows
+        if compiled is not None and (limit is None or len(matrix) <= limit):
             try:
                 return compiled.engine, self.compiled_outputs(compiled, matrix, return_proba)
             except Exception:  # noqa: BLE001 - scikit-learn answers (or raises) as it would

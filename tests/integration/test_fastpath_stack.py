@@ -5,9 +5,14 @@ answer whichever worker serves, and the metrics say so."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import time
 
 import pytest
+
+from tests.stackrun import children
 
 pytestmark = pytest.mark.integration
 
@@ -50,3 +55,31 @@ def test_the_demo_trees_are_served_by_onnxruntime_in_every_worker(running):
     assert int(line.split(" proved ")[1].split()[0]) >= 1, line
     example = running.get("/api/v1/models/iris/schema").json()["example"]
     served_by_every_worker(running, "iris", "onnxruntime", {**example, "return_proba": True})
+
+
+def test_onnxruntime_is_set_up_in_the_master_and_a_stopped_worker_leaves_at_once(running):
+    """The master builds onnxruntime's state once (shared by the workers); a worker
+    that inherited it would hang at exit until graceful_timeout (30 s), so it leaves
+    with os._exit after its clean-up, with a clean status."""
+    running.wait_for_line(running.out, "set up in the master, shared by the workers")
+    master = running.status()["gunicorn"][1]
+    assert master is not None
+    workers = children(master)
+    victim = max(workers)
+    os.kill(victim, signal.SIGTERM)  # gunicorn's graceful stop of one worker
+    stopped = time.monotonic()
+    while victim in children(master) and time.monotonic() - stopped < 20:
+        time.sleep(0.05)
+    left_after = time.monotonic() - stopped
+    assert victim not in children(master), "the worker hung at exit"
+    assert left_after < 10, f"the worker took {left_after:.1f} s to leave"
+    line = running.wait_for_line(running.out, f"Worker exiting (pid: {victim})")
+    assert line
+    time.sleep(1)  # the master has reaped it by now and logged any bad status
+    log = running.out.read_text(errors="replace")
+    assert f"(pid:{victim}) exited with code" not in log  # a status other than 0
+    assert f"(pid:{victim}) was sent" not in log  # killed by a signal
+    deadline = time.monotonic() + 30
+    while len(children(master)) < len(workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(children(master)) == len(workers), "the master did not replace the worker"

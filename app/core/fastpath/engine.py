@@ -3,10 +3,11 @@ with the version, keyed by the artifact's sha256 and the library versions. A pro
 that loads the version compiles it again and re-runs a short probe before serving with
 it (its libraries or CPU may differ); scikit-learn serves on any doubt.
 
-gunicorn's master preloads the production versions and forks the workers: it may
-compile (the ONNX bytes of a tree ensemble are built with `onnx` alone) but must not
-run an onnxruntime session, so a stage of another engine than numpy is proven lazily,
-by the first prediction in each worker."""
+gunicorn's master preloads the production versions and forks the workers: it
+compiles them (the ONNX bytes of a tree ensemble are built with `onnx` alone), and a
+stage of another engine than numpy is proven in each worker, which makes its own
+onnxruntime sessions (after the fork, or at its first prediction). A proven onnxruntime
+stage serves calls up to the size where scikit-learn becomes faster (`crossover`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from typing import Any
 
 from app.core.fastpath.compiler import CompiledPredictor
 from app.core.fastpath.contract import Unsupported
+from app.core.fastpath.crossover import compiled_max_rows
+from app.core.fastpath.probes import probe_matrix
 from app.core.fastpath.verify import (
     BATCH_SIZES,
     SHORT_BATCH_SIZES,
@@ -29,6 +32,7 @@ log = logging.getLogger(__name__)
 
 DISABLED = "FAST_PATH=off: scikit-learn serves every version"
 FORK_SAFE_ENGINES = frozenset({"numpy"})  # may be probed in gunicorn's master
+UNTIMED_ENGINES = frozenset({"numpy"})  # never slower than scikit-learn (crossover)
 
 
 def registration_verdict(model: LoadedModel, sha256: str) -> dict[str, Any]:
@@ -79,7 +83,7 @@ def select_engine(
     """Set the version's engine in this process: scikit-learn, or a compiled
     candidate that `settle` proves (now, or at the first prediction when `probe_now` is
     false and the engine may not run here yet)."""
-    model.compiled = model.candidate = None
+    model.compiled = model.candidate = model.compiled_max_rows = None
     if not enabled:
         model.runtime = unverified(DISABLED)
         return
@@ -115,6 +119,7 @@ def settle(model: LoadedModel) -> None:
                 "verified": True,
                 "reason": f"bitwise equal to scikit-learn on {compared} probe rows",
             }
+        model.compiled_max_rows = _timed_limit(model, candidate)
         model.compiled = candidate
     else:
         log.warning("%s v%s: scikit-learn serves: %s", model.name, model.version, reason)
@@ -122,3 +127,24 @@ def settle(model: LoadedModel) -> None:
             reason if sizes == BATCH_SIZES else f"re-checked in this process: {reason}"
         )
     model.candidate = None
+
+
+def _timed_limit(model: LoadedModel, compiled: CompiledPredictor) -> int | None:
+    """The largest call the compiled predictor serves in this process (timed here);
+    None for NumPy stages, which are never slower than scikit-learn."""
+    if compiled.engine in UNTIMED_ENGINES:
+        return None
+    limit = compiled_max_rows(
+        lambda batch: LoadedModel.compiled_outputs(compiled, batch, False),
+        lambda batch: model.sklearn_outputs(batch, False),
+        probe_matrix(model.schema),
+    )
+    log.info(
+        "%s v%s: %s serves calls of %s, scikit-learn %s",
+        model.name,
+        model.version,
+        compiled.engine,
+        "any size" if limit is None else f"up to {limit} rows",
+        "none" if limit is None else "larger ones (faster there, same answers)",
+    )
+    return limit

@@ -1,0 +1,65 @@
+"""Where scikit-learn takes over from a compiled predictor (app/core/fastpath/crossover.py):
+the crossing of the two cost lines, a real forest timed in this process, and the calls
+beyond the limit answered by scikit-learn with the same answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+
+from app.core.fastpath import crossover, engine
+from app.core.registry import describe_estimator
+from app.core.runtime import LoadedModel
+from app.core.schema import CompiledSchema, derive_schema
+
+X, Y = load_breast_cancer(return_X_y=True)
+
+
+def loaded(est) -> LoadedModel:
+    task, classes = describe_estimator(est)
+    return LoadedModel("m", 1, task, est, CompiledSchema.from_doc(derive_schema(est)), classes)
+
+
+@pytest.mark.parametrize(
+    ("compiled", "sklearn", "expected"),
+    [
+        # compiled: 10 us a call + 3 us a row; scikit-learn: 3,000 us + 1 us a row -> 1495
+        ((10e-6 + 3e-6 * 100, 10e-6 + 3e-6 * 1100), (3000e-6 + 100e-6, 3000e-6 + 1100e-6), 1495),
+        # cheaper per row as well: never handed over
+        ((10e-6 + 1e-6 * 100, 10e-6 + 1e-6 * 1100), (3000e-6 + 200e-6, 3000e-6 + 2200e-6), None),
+        # slower from the first row: single rows stay compiled (they were proven)
+        ((5e-3 + 3e-6 * 100, 5e-3 + 3e-6 * 1100), (1e-3 + 100e-6, 1e-3 + 1100e-6), 1),
+    ],
+)
+def test_the_limit_is_where_the_cost_lines_cross(compiled, sklearn, expected):
+    assert crossover.crossing(compiled, sklearn, 100, 1100) == expected
+
+
+def test_a_forest_is_handed_to_scikit_learn_beyond_its_measured_limit():
+    forest = RandomForestClassifier(n_estimators=30, random_state=0).fit(X, Y)
+    model = loaded(forest)
+    engine.select_engine(model, None, "abc", enabled=True)
+    assert model.engine == "onnxruntime"
+    limit = model.compiled_max_rows
+    # one-thread sums cost more per row than scikit-learn's: the lines cross somewhere
+    assert limit is not None and limit >= 1
+
+    seen = []
+    model.on_engine = lambda name, version, eng, rows: seen.append(eng)
+    small, large = X[: min(limit, len(X))], np.resize(X, (limit + 1, X.shape[1]))
+    for rows in (small, large):
+        out = model.predict(rows, True)
+        assert out["predictions"] == forest.predict(rows).tolist()
+        assert out["probabilities"] == forest.predict_proba(rows).tolist()
+    assert seen == ["onnxruntime", "sklearn"]
+
+
+def test_numpy_stages_are_never_timed_nor_limited(monkeypatch):
+    timed = []
+    monkeypatch.setattr(engine, "compiled_max_rows", lambda *a: timed.append(a) or 10)
+    model = loaded(LogisticRegression(max_iter=5000).fit(X, Y))
+    engine.select_engine(model, None, "abc", enabled=True)
+    assert model.engine == "numpy" and model.compiled_max_rows is None and timed == []
