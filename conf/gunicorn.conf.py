@@ -89,6 +89,16 @@ def when_ready(server):
     registry, db = services.registry, services.db
     # Flask compiles its URL map on the first request: here, once, instead of in every worker.
     app.url_map.update()
+    if services.config.FAST_PATH:
+        # onnxruntime's own state and the preloaded versions' sessions, built and
+        # proven once here, are shared by every worker (app/core/fastpath/onnx_fork.py;
+        # worker_exit below is its other half). Before the versions load.
+        from app.core.fastpath.onnx_fork import warm_in_master
+
+        try:
+            warm_in_master()
+        except Exception as exc:  # noqa: BLE001 - workers set it up themselves instead
+            server.log.warning("could not set up onnxruntime in the master: %s", exc)
     try:
         server.log.info(
             "preloaded %d production model(s) in the master", registry.preload_production()
@@ -97,15 +107,6 @@ def when_ready(server):
         server.log.warning("could not preload the models: %s", exc)
     finally:
         db.engine.dispose()  # the master serves nothing: no idle connection to keep
-    if services.config.FAST_PATH:
-        # onnxruntime's own state, built once here, is shared by every worker
-        # (app/core/fastpath/onnx_fork.py; worker_exit below is its other half)
-        from app.core.fastpath.onnx_fork import warm_in_master
-
-        try:
-            warm_in_master()
-        except Exception as exc:  # noqa: BLE001 - workers set it up themselves instead
-            server.log.warning("could not set up onnxruntime in the master: %s", exc)
     # Everything loaded so far (libraries, models) moves to a generation the collector
     # never scans: workers then neither copy those pages on write (the collector's
     # bookkeeping touches every object it visits) nor stall on full collections.
@@ -120,11 +121,15 @@ def post_fork(server, worker):
     services = getattr(app, "extensions", {}).get("mlstack")
     if services is not None:
         services.db.engine.dispose(close=False)
-        # Prove the preloaded versions' compiled predictors (each worker makes its own
-        # onnxruntime sessions) before this worker takes its first request.
+        # Prove what the master could not (onnxruntime stages, when onnxruntime was not
+        # set up there) before this worker takes its first request.
         try:
             proved = services.registry.settle_loaded()
             server.log.info("worker %s proved %d compiled version(s)", worker.pid, proved)
+            # the proof's temporary arrays are gone: their pages go back to the system
+            from app.heap import trim
+
+            trim()
         except Exception as exc:  # a failed proof leaves scikit-learn serving, not a dead worker
             server.log.warning("could not settle the fast path: %s", exc)
 

@@ -3,11 +3,12 @@ with the version, keyed by the artifact's sha256 and the library versions. A pro
 that loads the version compiles it again and re-runs a short probe before serving with
 it (its libraries or CPU may differ); scikit-learn serves on any doubt.
 
-gunicorn's master preloads the production versions and forks the workers: it
-compiles them (the ONNX bytes of a tree ensemble are built with `onnx` alone), and a
-stage of another engine than numpy is proven in each worker, which makes its own
-onnxruntime sessions (after the fork, or at its first prediction). A proven onnxruntime
-stage serves calls up to the size where scikit-learn becomes faster (`crossover`)."""
+gunicorn's master preloads the production versions and forks the workers. It proves
+numpy stages itself; onnxruntime stages too when it has set onnxruntime up for its
+workers (`onnx_fork`: the sessions it makes are then shared with them). Otherwise such a
+stage is proven in each process that predicts with it, which makes its own session
+(right after the fork, or at its first prediction). A proven onnxruntime stage serves
+calls up to the size where scikit-learn becomes faster (`crossover`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 from app.core.fastpath.compiler import CompiledPredictor
 from app.core.fastpath.contract import Unsupported
 from app.core.fastpath.crossover import compiled_max_rows
+from app.core.fastpath.onnx_fork import sessions_shared_with_forks
 from app.core.fastpath.probes import probe_matrix
 from app.core.fastpath.verify import (
     BATCH_SIZES,
@@ -31,7 +33,7 @@ from app.core.runtime import LoadedModel, unverified
 log = logging.getLogger(__name__)
 
 DISABLED = "FAST_PATH=off: scikit-learn serves every version"
-FORK_SAFE_ENGINES = frozenset({"numpy"})  # may be probed in gunicorn's master
+FORK_SAFE_ENGINES = frozenset({"numpy"})  # may always be probed in gunicorn's master
 UNTIMED_ENGINES = frozenset({"numpy"})  # never slower than scikit-learn (crossover)
 
 
@@ -99,8 +101,16 @@ def select_engine(
     # proven at registration with these libraries: a short re-check; else the full one
     model.candidate, model.candidate_sizes = candidate, SHORT_BATCH_SIZES if known else BATCH_SIZES
     model.runtime = public(stored) if known else unverified("not yet proven in this process")
-    if probe_now or candidate.engine in FORK_SAFE_ENGINES:
+    if probe_now or candidate.engine in fork_safe_engines():
         settle(model)
+
+
+def fork_safe_engines() -> frozenset[str]:
+    """The engines gunicorn's master may prove before it forks: numpy, and onnxruntime
+    once it is set up there for the workers (onnx_fork)."""
+    if sessions_shared_with_forks():
+        return FORK_SAFE_ENGINES | {"onnxruntime"}
+    return FORK_SAFE_ENGINES
 
 
 def settle(model: LoadedModel) -> None:

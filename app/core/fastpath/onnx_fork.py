@@ -2,14 +2,17 @@
 worker leave without running onnxruntime's exit code.
 
 Imported in a worker, onnxruntime costs each worker its own copy of the library's
-state: about 30 MB of private memory at import and about 9 MB more at the first
-session (docs/performance.md). Imported in the master and run once on a one-node
-graph there, that state is built before the fork and shared copy-on-write, and a
-worker's own sessions cost only their trees. The price: from onnxruntime 1.29 on the
-import starts a thread, and a forked child of a process that has it hangs at exit in
-onnxruntime's static destructors until gunicorn kills it. So a worker that inherited
-the runtime ends with `os._exit` once its own clean-up (logs, database pool) is done.
-Sessions are still made in each process that predicts (`onnx_session.LazySession`)."""
+state: about 30 MB of private memory at import, about 9 MB more at the first session,
+and each session its own copy of its trees (docs/performance.md). Set up in the master,
+by one prediction on a one-tree graph, that state is built before the fork and shared
+copy-on-write; and the sessions the master then makes for the preloaded versions (one
+thread each, no pool) are shared too, and proven there, once. The price: from
+onnxruntime 1.29 on the import starts a thread, and a forked child of a process that
+has it hangs at exit in onnxruntime's static destructors until gunicorn kills it. So a
+worker that inherited the runtime ends with `os._exit` once its own clean-up (logs,
+database pool) is done. Outside such a master (tests, the training worker, a process
+that forks without this exit) a session is never used across a fork
+(`onnx_session.LazySession`)."""
 
 from __future__ import annotations
 
@@ -20,13 +23,22 @@ from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
+_set_up_for_forks = False  # warm_in_master ran here: sessions made here may be inherited
+
+
+def sessions_shared_with_forks() -> bool:
+    """Whether sessions made in this process may serve in its forked children."""
+    return _set_up_for_forks
 
 
 def warm_in_master() -> bool:
     """Import onnxruntime and predict once with a one-tree graph, built as the tree
-    compiler builds every graph, here (gunicorn's master, before it forks): that sets
-    up the CPU provider and the ai.onnx.ml kernels. False when onnxruntime is not
-    installed."""
+    compiler builds every graph, here (gunicorn's master, before it forks and before
+    it loads the versions): that sets up the CPU provider and the ai.onnx.ml kernels,
+    and from then on sessions made here are shared with the workers. False when
+    onnxruntime is not installed. Only for a process whose forked children leave with
+    `leave_worker`."""
+    global _set_up_for_forks
     try:
         import onnxruntime
     except ImportError:
@@ -38,6 +50,7 @@ def warm_in_master() -> bool:
 
     stage = compile_trees(DecisionTreeRegressor().fit([[0.0], [1.0]], [0.0, 1.0]))
     stage.predict(np.zeros((1, 1)))
+    _set_up_for_forks = True
     log.info("onnxruntime %s set up in the master, shared by the workers", onnxruntime.__version__)
     return True
 

@@ -1,10 +1,10 @@
 """An onnxruntime session made lazily, in the process that first predicts.
 
-gunicorn's master builds the model bytes (with `onnx` only) and forks its workers: from
-onnxruntime 1.29 on `import onnxruntime` starts a thread, after which a forked worker
-hangs at exit, and a session created before the fork crashed workers at exit. So nothing
-here imports onnxruntime until the first prediction, and a session made in another
-process (before a fork) is never used: the pid it was made in is remembered."""
+A session made in another process is not used after a fork (the pid it was made in is
+remembered; the child makes its own), unless it was made in a gunicorn master that set
+onnxruntime up for its workers (`onnx_fork`): there, sessions are made before the fork
+on purpose, proven once and shared copy-on-write. Elsewhere a session inherited across a
+fork could crash or hang the child at exit (from onnxruntime 1.29 on)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from app.core.fastpath.onnx_fork import sessions_shared_with_forks
 
 Matrix = npt.NDArray[np.float64]
 
@@ -40,11 +42,14 @@ class LazySession:
         self.model = model
         self._session: Any = None
         self._pid = -1
+        self._inheritable = False  # made in a master whose forks may use it
         self._lock = threading.Lock()
         self._lock_pid = os.getpid()
 
     def _current(self) -> Any:
         pid = os.getpid()
+        if self._pid != pid and self._inheritable:
+            self._pid = pid  # made in gunicorn's master for its workers (onnx_fork)
         if self._pid != pid:
             if self._lock_pid != pid:
                 # a lock copied by fork may be held by a thread that the child lacks
@@ -53,6 +58,7 @@ class LazySession:
             with self._lock:
                 if self._pid != pid:
                     self._session = _new_session(self.model)
+                    self._inheritable = sessions_shared_with_forks()
                     self._pid = pid
         return self._session
 
