@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install kserve-venv run test test-unit test-api test-integration docker-test lint fmt typecheck stack bench clean
+.PHONY: install kserve-venv mlserver-venv run test test-unit test-api test-integration docker-test lint fmt typecheck stack bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +24,23 @@ $(KSERVE_VENV)/.installed: tests/v2clients/requirements-kserve.txt
 
 kserve-venv: $(KSERVE_VENV)/.installed
 
+## MLServer, the bench's batch reference (bench/mlserver_reference.py), in a virtualenv of
+## its own: it pins its own web stack.
+MLSERVER_VENV ?= .venv-mlserver
+$(MLSERVER_VENV)/.installed: bench/mlserver/requirements.txt
+	$(PYTHON) -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/pip install -q --upgrade pip
+	$(MLSERVER_VENV)/bin/pip install -q -r bench/mlserver/requirements.txt
+	touch $@
+
+mlserver-venv: $(MLSERVER_VENV)/.installed
+
 ## Serve on 127.0.0.1:5000 with SQLite under var/, demo models seeded, one training worker.
 run: install
 	conf/run-dev.sh
 
 ## Run the whole test suite (unit, API on SQLite and PostgreSQL, integration stack).
-test: install kserve-venv
+test: install kserve-venv mlserver-venv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## The tiers: the core alone; the HTTP API (Flask test client, SQLite and PostgreSQL);
@@ -40,7 +51,7 @@ test-unit: install
 test-api: install
 	$(BIN)/pytest tests/api $(PYTEST_ARGS)
 
-test-integration: install kserve-venv
+test-integration: install kserve-venv mlserver-venv
 	$(BIN)/pytest tests/bench tests/integration $(PYTEST_ARGS)
 
 ## Lint and format check (ruff), formatting in place, types (mypy: strict on app/core).
@@ -57,7 +68,7 @@ typecheck: install
 
 ## The container for real: starts dockerd if none answers, makes the base image if no
 ## registry gives it, builds the image, runs docker-compose.yml and tests it (tests/docker).
-docker-test: install kserve-venv
+docker-test: install kserve-venv mlserver-venv
 	.ci/docker-test
 
 ## The production stack natively: supervisord, PostgreSQL, gunicorn, worker, nginx on 5001.
@@ -65,7 +76,7 @@ stack: install
 	conf/stack.sh
 
 ## Benchmarks (not part of the tests): starts the stack, drives it with wrk, writes bench/results/.
-bench: install
+bench: install mlserver-venv
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:

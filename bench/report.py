@@ -67,6 +67,16 @@ def targets(r: Result) -> list[Target]:
                     ours >= rows_per_s,
                 )
             )
+    for name, reference in r.get("mlserver", {}).items():
+        for key, rows_per_s in reference.items():
+            ours = m[name]["batch_" + key]["req_per_s"] * (1000 if key == "1k" else 10_000)
+            out.append(
+                (
+                    f"{name} {key}-row batches >= 2x MLServer (4 connections)",
+                    f"{ours / rows_per_s:.2f}x",
+                    ours >= 2 * rows_per_s,
+                )
+            )
     uss = max(r["memory"]["loaded"]["gunicorn_worker_uss_mb"])
     out.append(
         ("USS per gunicorn worker <= 30 MB (models preloaded, serving)", f"{uss:.1f} MB", uss <= 30)
@@ -162,6 +172,27 @@ def _batch_rows(m: dict[str, Any]) -> list[str]:
     return out
 
 
+def _batch_references(r: Result) -> list[str]:
+    """Rows/s of mlstack's batches beside the plain-Flask and MLServer references."""
+    plain, mlserver = r.get("plain_flask", {}), r.get("mlserver", {})
+    lines = [
+        "Batch references, rows/s at 4 connections (plain Flask + orjson behind the same "
+        "gunicorn and nginx; MLServer with its defaults, on its own front, V2 tensor bodies):",
+        "",
+        "| model | rows | mlstack | plain Flask + orjson | MLServer |",
+        "|---|---|---|---|---|",
+    ]
+    for name in sorted(set(plain) | set(mlserver)):
+        m = r["models"][name]
+        for key, n in (("1k", 1000), ("10k", 10_000)):
+            ours = m["batch_" + key]["req_per_s"] * n
+            lines.append(
+                f"| {m['label']} | {n} | {ours:.0f} | {plain.get(name, {}).get(key, 0):.0f} | "
+                f"{mlserver.get(name, {}).get(key, 0):.0f} |"
+            )
+    return lines
+
+
 def _v2(r: Result) -> str:
     b = r["models"]["bench-b"]
     v1, v2 = b["v1_paired_nginx"], b["v2_single_nginx"]
@@ -203,6 +234,7 @@ def markdown(r: Result) -> str:
         "",
     ]
     lines += BATCH_HEADER + [row for m in r["models"].values() for row in _batch_rows(m)]
+    lines += ["", *_batch_references(r)]
     lines += ["", _memory(r), "", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t} | {v} | {'yes' if ok else 'no'} |" for t, v, ok in targets(r)]
     return "\n".join(lines)

@@ -30,6 +30,7 @@ from bench import BenchError, client, references
 from bench.cpu import CpuMeter
 from bench.load import BATCH_CONNECTIONS, CONNECTIONS, LoadSettings, load, load_pair, wrk
 from bench.memory import stack_memory
+from bench.mlserver_reference import mlserver_batches
 from bench.report import Result, write
 from bench.scenarios import (
     TRAINED,
@@ -174,6 +175,8 @@ def measure(
     result["plain_flask"] = references.plain_flask_batches(
         stack, {name: bodies[name] for name in scenarios}, settings, BATCH_CONNECTIONS
     )
+    print("bench: MLServer batches ...", flush=True)
+    result["mlserver"] = mlserver_batches(scenarios, tmp, settings, BATCH_CONNECTIONS)
     result["memory"]["after_load"] = stack_memory(stack.pids())
     result["restart_all_to_ready_s"] = round(client.restart_time(stack), 2)
 

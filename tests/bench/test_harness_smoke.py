@@ -78,6 +78,9 @@ def test_bench_harness_runs_end_to_end(tmp_path):
     assert set(result["plain_flask"]) == {"bench-a", "bench-b", "bench-c"}
     for name, plain in result["plain_flask"].items():
         assert plain["1k"] > 0 and plain["10k"] > 0, (name, plain)
+    assert set(result["mlserver"]) == {"bench-a", "bench-b", "bench-c"}
+    for name, reference in result["mlserver"].items():
+        assert reference["1k"] > 0 and reference["10k"] > 0, (name, reference)
     for run in ("v2_single_nginx", "v1_paired_nginx"):
         measured = result["models"]["bench-b"][run]
         assert measured["requests"] > 0 and measured["errors"] == 0, (run, measured)
@@ -90,6 +93,11 @@ def test_bench_harness_runs_end_to_end(tmp_path):
     expected |= {
         f"{name} {key}-row batches >= plain Flask + orjson (4 connections)"
         for name in result["plain_flask"]
+        for key in ("1k", "10k")
+    }
+    expected |= {
+        f"{name} {key}-row batches >= 2x MLServer (4 connections)"
+        for name in result["mlserver"]
         for key in ("1k", "10k")
     }
     assert expected <= evaluated, expected - evaluated

@@ -23,19 +23,38 @@ def loaded(est) -> LoadedModel:
     return LoadedModel("m", 1, task, est, CompiledSchema.from_doc(derive_schema(est)), classes)
 
 
+def timed(compiled_per_call, compiled_per_row, sklearn_per_call, sklearn_per_row, sizes):
+    """Timings as crossover.compiled_max_rows records them, from two cost lines."""
+    return [
+        (n, compiled_per_call + compiled_per_row * n, sklearn_per_call + sklearn_per_row * n)
+        for n in sizes
+    ]
+
+
 @pytest.mark.parametrize(
-    ("compiled", "sklearn", "expected"),
+    ("lines", "expected"),
     [
-        # compiled: 10 us a call + 3 us a row; scikit-learn: 3,000 us + 1 us a row -> 1495
-        ((10e-6 + 3e-6 * 100, 10e-6 + 3e-6 * 1100), (3000e-6 + 100e-6, 3000e-6 + 1100e-6), 1495),
+        # compiled: 10 us a call + 3 us a row; scikit-learn: 3,000 us + 1 us a row:
+        # they meet at 1,495 rows, between the timed 1,024 and 2,048
+        ((10e-6, 3e-6, 3000e-6, 1e-6), 1495),
         # cheaper per row as well: never handed over
-        ((10e-6 + 1e-6 * 100, 10e-6 + 1e-6 * 1100), (3000e-6 + 200e-6, 3000e-6 + 2200e-6), None),
-        # slower from the first row: single rows stay compiled (they were proven)
-        ((5e-3 + 3e-6 * 100, 5e-3 + 3e-6 * 1100), (1e-3 + 100e-6, 1e-3 + 1100e-6), 1),
+        ((10e-6, 1e-6, 3000e-6, 2e-6), None),
+        # slower from the smallest size: single rows stay compiled (they were proven)
+        ((5e-3, 3e-6, 1e-3, 1e-6), 1),
     ],
 )
-def test_the_limit_is_where_the_cost_lines_cross(compiled, sklearn, expected):
-    assert crossover.crossing(compiled, sklearn, 100, 1100) == expected
+def test_the_limit_is_where_scikit_learn_first_becomes_faster(lines, expected):
+    sizes = list(crossover.SIZES)
+    timings = timed(*lines, sizes)
+    first_slower = next((i for i, (_, c, s) in enumerate(timings) if c > s), None)
+    timings = timings if first_slower is None else timings[: first_slower + 1]
+    assert crossover.crossing(timings) == expected
+
+
+def test_beyond_the_largest_size_the_cost_lines_are_extended():
+    # they meet at 9,990 rows, beyond the 4,096 timed
+    timings = timed(10e-6, 2e-6, 10e-3, 1e-6, crossover.SIZES)
+    assert crossover.crossing(timings) == 9990
 
 
 def test_a_forest_is_handed_to_scikit_learn_beyond_its_measured_limit():

@@ -3,11 +3,12 @@ serves instead. Both answer the same bits, so this is a choice of speed only.
 
 onnxruntime's TreeEnsemble, run on one thread for exact sums, costs far less than
 scikit-learn per call but more per row: on the benchmark models it is 30-250x faster
-for one row and 2-3x slower for 10,000 (docs/performance.md). Each process times both
-engines on two batch sizes of probe rows, fits cost = per call + per row * rows to each,
-and serves with the compiled predictor up to where the lines cross. NumPy replays
-scikit-learn's own expressions without its per-call checks: it is never the slower one
-and is not timed."""
+for one row and 2-3x slower for 10,000 (docs/performance.md). Each process that proves
+such a stage times both engines on probe rows at doubling call sizes, and the compiled
+predictor serves up to where scikit-learn first becomes faster (interpolated between
+the two sizes around it); beyond the largest size timed, the two cost lines through the
+last two sizes are extended. NumPy replays scikit-learn's own expressions without its
+per-call checks: it is never the slower one and is not timed."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from functools import partial
 
 import numpy as np
 
-SMALL, LARGE = 256, 4096  # rows per timed call
+SIZES = (64, 128, 256, 512, 1024, 2048, 4096)  # rows per timed call, doubling
 REPEATS = 3  # the fastest of these counts: noise only ever adds time
+
+Timings = list[tuple[int, float, float]]  # (rows, compiled seconds, scikit-learn seconds)
 
 
 def best_seconds(call: Callable[[], object], repeats: int = REPEATS) -> float:
@@ -30,20 +33,31 @@ def best_seconds(call: Callable[[], object], repeats: int = REPEATS) -> float:
     return best
 
 
-def crossing(
-    compiled: tuple[float, float], sklearn: tuple[float, float], small: int, large: int
-) -> int | None:
-    """The largest call size the compiled predictor should serve, from each engine's
-    (seconds at `small` rows, seconds at `large` rows); None when it is never slower."""
-    per_row_compiled = (compiled[1] - compiled[0]) / (large - small)
-    per_row_sklearn = (sklearn[1] - sklearn[0]) / (large - small)
+def crossing(timings: Timings) -> int | None:
+    """The largest call size the compiled predictor should serve, from the timings at
+    increasing sizes; None when it is never slower."""
+    previous = None
+    for rows, compiled, sklearn in timings:
+        lead = compiled - sklearn  # > 0: scikit-learn is faster at this size
+        if lead > 0:
+            if previous is None:  # slower from the smallest size: single rows stay
+                return 1  # compiled (the probe proved them; below SIZES[0] is untimed)
+            prev_rows, prev_lead = previous
+            share = -prev_lead / (lead - prev_lead)
+            return int(prev_rows + share * (rows - prev_rows))
+        previous = (rows, lead)
+    return _extended(timings)
+
+
+def _extended(timings: Timings) -> int | None:
+    """Where the cost lines through the last two sizes cross, when they do."""
+    (small, c0, s0), (large, c1, s1) = timings[-2], timings[-1]
+    per_row_compiled = (c1 - c0) / (large - small)
+    per_row_sklearn = (s1 - s0) / (large - small)
     if per_row_compiled <= per_row_sklearn:
         return None
-    per_call_compiled = compiled[0] - per_row_compiled * small
-    per_call_sklearn = sklearn[0] - per_row_sklearn * small
-    rows = (per_call_sklearn - per_call_compiled) / (per_row_compiled - per_row_sklearn)
-    # the probe proved single rows; a crossing below one row is timing noise
-    return max(1, int(rows))
+    lead = (c1 - s1) / (per_row_compiled - per_row_sklearn)  # rows until they meet
+    return int(large - lead)
 
 
 def compiled_max_rows(
@@ -51,12 +65,15 @@ def compiled_max_rows(
     run_sklearn: Callable[[np.ndarray], object],
     pool: np.ndarray,
 ) -> int | None:
-    """Time both engines on probe rows (`pool` repeated to SMALL and LARGE rows) in
-    this process; the largest call the compiled predictor serves, or None for all."""
-    timings: dict[str, list[float]] = {"compiled": [], "sklearn": []}
-    for rows in (SMALL, LARGE):
+    """Time both engines on probe rows (`pool` repeated to each of SIZES) in this
+    process, until scikit-learn is faster; the largest call the compiled predictor
+    serves, or None for all."""
+    timings: Timings = []
+    for rows in SIZES:
         batch = pool[np.arange(rows) % len(pool)]
-        timings["compiled"].append(best_seconds(partial(run_compiled, batch)))
-        timings["sklearn"].append(best_seconds(partial(run_sklearn, batch)))
-    compiled, sklearn = timings["compiled"], timings["sklearn"]
-    return crossing((compiled[0], compiled[1]), (sklearn[0], sklearn[1]), SMALL, LARGE)
+        compiled = best_seconds(partial(run_compiled, batch))
+        sklearn = best_seconds(partial(run_sklearn, batch))
+        timings.append((rows, compiled, sklearn))
+        if compiled > sklearn:
+            break
+    return crossing(timings)
