@@ -34,11 +34,13 @@ graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
 
 # Recycle workers now and then (slow leaks in native libraries); the jitter keeps
-# them from all restarting at once. High, because predictions are cheap: at 2,000 a
-# busy worker was recycled every few seconds. A new worker forks from the master with
-# the models already loaded (when_ready below), so a recycle costs milliseconds.
-max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)
-max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 2000)
+# them from all restarting at once. High, because predictions are cheap: a recycling
+# worker stops accepting about 2 s before its replacement is forked (it finishes what
+# it has in flight), and with the fast path a busy worker reached 20,000 requests every
+# 15-20 s, so the other one served alone a tenth of the time (docs/performance.md).
+# The new worker forks from the master with the models loaded and proven (when_ready).
+max_requests = _int("GUNICORN_MAX_REQUESTS", 200000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 20000)
 
 # Load the app (and the models it caches) once in the master; workers share the
 # pages copy-on-write and a recycled worker starts in milliseconds.
