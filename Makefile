@@ -40,8 +40,14 @@ run: install
 	conf/run-dev.sh
 
 ## Run the whole test suite (unit, API on SQLite and PostgreSQL, integration stack).
+## The tiers without a stack run in two processes (pytest-xdist; each starts its own
+## PostgreSQL on a free port); then the stack's, one at a time (fixed ports 5000/5001,
+## timing assertions). JUNIT=prefix writes prefix-fast.xml and prefix-stack.xml.
+JUNIT ?=
+junit = $(if $(JUNIT),--junitxml=$(JUNIT)-$(1).xml)
 test: install kserve-venv mlserver-venv
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 tests/unit tests/api tests/ui $(call junit,fast) $(PYTEST_ARGS)
+	$(BIN)/pytest tests/bench tests/integration $(call junit,stack) $(PYTEST_ARGS)
 
 ## The tiers: the core alone; the HTTP API (Flask test client, SQLite and PostgreSQL);
 ## the real stack (supervisord, nginx, gunicorn, PostgreSQL) and the bench smoke run.
