@@ -23,13 +23,12 @@ import requests
 
 from bench import BenchError
 from bench.load import LoadSettings, load
-from bench.scenarios import Scenario, rows
+from bench.scenarios import BATCH_ROWS, Scenario, rows
 from tests.stackrun import ROOT
 
 VENV = Path(os.environ.get("MLSERVER_VENV", ROOT / ".venv-mlserver"))
 HOST, HTTP_PORT, GRPC_PORT, METRICS_PORT = "127.0.0.1", 8085, 8086, 8087
 URL = f"http://{HOST}:{HTTP_PORT}"
-BATCH_ROWS = {"1k": 1000, "10k": 10_000}
 READY_TIMEOUT_S = 120
 
 
@@ -48,8 +47,12 @@ def write_repository(root: Path, scenarios: dict[str, Scenario]) -> None:
     """MLServer's settings and one folder per model (model-settings.json, model.joblib)."""
     import joblib
 
-    settings = {"host": HOST, "http_port": HTTP_PORT, "grpc_port": GRPC_PORT}
-    settings["metrics_port"] = METRICS_PORT
+    settings = {
+        "host": HOST,
+        "http_port": HTTP_PORT,
+        "grpc_port": GRPC_PORT,
+        "metrics_port": METRICS_PORT,
+    }
     (root / "settings.json").write_text(json.dumps(settings))
     for name, s in scenarios.items():
         folder = root / name
@@ -111,8 +114,12 @@ def _wait_ready(proc: subprocess.Popen[bytes], names: list[str], log: Path) -> N
 def check_answers(scenario: Scenario) -> None:
     """MLServer answers the model's own predictions (the comparison is of equals)."""
     X = rows(scenario.X, 50)
-    body = orjson.loads(v2_batch_body(scenario, 50))
-    res = requests.post(f"{URL}/v2/models/{scenario.name}/infer", json=body, timeout=30)
+    res = requests.post(
+        f"{URL}/v2/models/{scenario.name}/infer",
+        data=v2_batch_body(scenario, 50),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
     res.raise_for_status()
     got = res.json()["outputs"][0]["data"]
     if got != scenario.estimator.predict(X).tolist():

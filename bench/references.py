@@ -20,7 +20,7 @@ import orjson
 import requests
 
 from bench.load import LoadSettings, Measured, load
-from bench.scenarios import Scenario, csv_body, rows
+from bench.scenarios import BATCH_ROWS, Scenario, csv_body, rows
 from tests.stackrun import GUNICORN_URL, NGINX_URL, ROOT, Stack
 
 BENCH_DIR = ROOT / "bench"
@@ -105,8 +105,8 @@ def plain_flask_batches(
                 url = f"{NGINX_URL}/api/v1/models/{name}/predict"
                 _wait_answering(url, body=paths["1"].read_bytes())
                 out[name] = {
-                    key: load(url, paths[key], settings, connections)["req_per_s"] * rows
-                    for key, rows in (("1k", 1000), ("10k", 10_000))
+                    key: load(url, paths[key], settings, connections)["req_per_s"] * n
+                    for key, n in BATCH_ROWS.items()
                 }
             return out
     finally:

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.scenarios import BATCH_ROWS
+
 Result = dict[str, Any]
 Target = tuple[str, str, bool]  # what, measured, met
 
@@ -71,8 +73,7 @@ def _batch_targets(r: Result, key: str, what: str, factor: float) -> list[Target
     out = []
     for name, reference in r.get(key, {}).items():
         for size, rows_per_s in reference.items():
-            rows = 1000 if size == "1k" else 10_000
-            ours = r["models"][name]["batch_" + size]["req_per_s"] * rows
+            ours = r["models"][name]["batch_" + size]["req_per_s"] * BATCH_ROWS[size]
             target = f"{name} {size}-row batches >= {what} (4 connections)"
             out.append((target, f"{ours / rows_per_s:.2f}x", ours >= factor * rows_per_s))
     return out
@@ -178,7 +179,7 @@ def _batch_references(r: Result) -> list[str]:
     ]
     for name in sorted(set(plain) | set(mlserver)):
         m = r["models"][name]
-        for key, n in (("1k", 1000), ("10k", 10_000)):
+        for key, n in BATCH_ROWS.items():
             ours = m["batch_" + key]["req_per_s"] * n
             lines.append(
                 f"| {m['label']} | {n} | {ours:.0f} | {plain.get(name, {}).get(key, 0):.0f} | "

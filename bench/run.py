@@ -33,6 +33,7 @@ from bench.memory import stack_memory
 from bench.mlserver_reference import mlserver_batches
 from bench.report import Result, write
 from bench.scenarios import (
+    BATCH_ROWS,
     TRAINED,
     TRAINED_LABEL,
     V2_MODEL,
@@ -46,8 +47,6 @@ from tests.stackrun import GUNICORN_URL, NGINX_URL, ROOT, Stack, StackError, bus
 STATE = ROOT / "var" / "bench"
 WORKERS = int(os.environ.get("GUNICORN_WORKERS", "2"))
 Bodies = dict[str, dict[str, Path]]
-# body key -> rows per request, for the batch runs
-BATCH_ROWS = {"1k": 1000, "10k": 10_000}
 
 
 def parse_args() -> argparse.Namespace:

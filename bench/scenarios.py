@@ -19,6 +19,8 @@ TRAINED_LABEL = "D trained pipeline (categorical + missing), RandomForest(100)"
 V2_MODEL = "bench-b"  # the model V2 single rows are measured on, beside /api/v1
 # body key -> rows per request, for the JSON bodies
 JSON_BODY_ROWS = {"1": 1, "1k": 1000, "10k": 10_000}
+# body key -> rows per request, for the batch runs and their references
+BATCH_ROWS = {key: n for key, n in JSON_BODY_ROWS.items() if n > 1}
 
 
 @dataclass(frozen=True)

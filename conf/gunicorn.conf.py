@@ -79,15 +79,21 @@ if _prom_dir and os.environ.get("_MLSTACK_PROM_CLEANED") != str(os.getpid()):
     os.environ["_MLSTACK_PROM_CLEANED"] = str(os.getpid())
 
 
+def _services(server):
+    """mlstack's services, or None for another app served under these settings (the
+    bench's reference apps)."""
+    return getattr(server.app.wsgi(), "extensions", {}).get("mlstack")
+
+
 def when_ready(server):
     # Called in the master after preload_app, before the first fork: load the
     # production models here once, so every worker starts with them in its cache,
     # including one recycled by max_requests or replaced after a crash while the
     # database happens to be down.
-    app = server.app.wsgi()
-    services = getattr(app, "extensions", {}).get("mlstack")
+    services = _services(server)
     if services is None:
         return
+    app = server.app.wsgi()
     registry, db = services.registry, services.db
     # Flask compiles its URL map on the first request: here, once, instead of in every worker.
     app.url_map.update()
@@ -119,8 +125,7 @@ def post_fork(server, worker):
     # preload_app built the app (and its SQLAlchemy engine) in the master: a pooled
     # connection inherited across fork would be shared by two processes. Drop the
     # inherited pool without closing the master's sockets.
-    app = server.app.wsgi()
-    services = getattr(app, "extensions", {}).get("mlstack")
+    services = _services(server)
     if services is not None:
         services.db.engine.dispose(close=False)
         # Prove what the master could not (onnxruntime stages, when onnxruntime was not
@@ -128,10 +133,10 @@ def post_fork(server, worker):
         try:
             proved = services.registry.settle_loaded()
             server.log.info("worker %s proved %d compiled version(s)", worker.pid, proved)
-            # the proof's temporary arrays are gone: their pages go back to the system
-            from app.heap import trim
+            if proved:  # the proof's temporary arrays are gone: their pages go back
+                from app.heap import trim
 
-            trim()
+                trim()
         except Exception as exc:  # a failed proof leaves scikit-learn serving, not a dead worker
             server.log.warning("could not settle the fast path: %s", exc)
 
@@ -141,8 +146,7 @@ def worker_exit(server, worker):
     # interpreter's own shutdown would hang in it: close the database pool and leave now.
     from app.core.fastpath.onnx_fork import leave_worker
 
-    app = server.app.wsgi()
-    services = getattr(app, "extensions", {}).get("mlstack")
+    services = _services(server)
     cleanup = [services.db.engine.dispose] if services is not None else []
     leave_worker(cleanup)
 

@@ -503,8 +503,9 @@ class Registry:
 
     def settle_loaded(self) -> int:
         """Prove the compiled candidates of the versions loaded so far, here and now: a
-        gunicorn worker calls it right after its fork (the master proves numpy stages only),
-        so no request waits for a probe or an onnxruntime session. Returns how many."""
+        gunicorn worker calls it right after its fork for what the master left unproven
+        (onnxruntime stages, when onnxruntime could not be set up there), so no request
+        waits for a probe or an onnxruntime session. Returns how many."""
         settled = 0
         for key in self.cache.keys():
             loaded = self.cache.get(key)

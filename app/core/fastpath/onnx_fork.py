@@ -67,8 +67,8 @@ def exit_code(exc: BaseException | None) -> int:
 
 def leave_worker(cleanup: list[Callable[[], object]]) -> None:
     """In a forked worker, once gunicorn is done with it: if onnxruntime is loaded, run
-    `cleanup`, flush the logs and leave with the status the
-    worker was exiting with, skipping the interpreter's shutdown. Otherwise return."""
+    `cleanup`, flush the logs and leave with the status the worker was exiting with,
+    skipping the interpreter's shutdown. Otherwise return."""
     if "onnxruntime" not in sys.modules:
         return
     for step in cleanup:
