@@ -4,7 +4,6 @@ counters, time a restart."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import requests
 
 from bench import BenchError
-from bench.scenarios import TRAINED, Scenario, churn_csv
+from bench.scenarios import TRAINED, Scenario, churn_csv, registration
 from tests.stackrun import GUNICORN_URL, Stack
 
 TRAINING_TIMEOUT_S = 600
@@ -20,21 +19,14 @@ TRAINING_TIMEOUT_S = 600
 
 def register(stack: Stack, scenarios: dict[str, Scenario]) -> None:
     """Upload every scenario's estimator as a promoted version, with its schema."""
-    import skops.io as sio
-
     for name, s in scenarios.items():
-        schema = {
-            "features": [
-                {"name": n, "type": "numeric", "example": float(x)}
-                for n, x in zip(s.names, s.X[0], strict=True)
-            ]
-        }
+        artifact, form = registration(s)
         res = stack.post(
             f"/api/v1/models/{name}/versions",
             headers=stack.auth,
             timeout=120,
-            files={"file": ("model.skops", sio.dumps(s.estimator))},
-            data={"schema": json.dumps(schema), "promote": "true"},
+            files={"file": ("model.skops", artifact)},
+            data=form,
         )
         res.raise_for_status()
 

@@ -201,6 +201,54 @@ def _v2(r: Result) -> str:
     )
 
 
+def _zero_http(r: Result) -> list[str]:
+    """What the targets ask against what a request costs in process (bench/inprocess.py):
+    the machine time per single row the 0.55x target leaves above the framework bound,
+    and each batch's rate with HTTP free (cores x rows / the in-process cost)."""
+    inproc = r.get("inprocess")
+    if not inproc:
+        return []
+    cores, fw, models = inproc["cores"], inproc["framework"], inproc["models"]
+    ceiling, bound = r["ceiling"]["nginx"]["req_per_s"], r["framework"]["nginx"]["req_per_s"]
+    budget = cores * 1e6 / (0.55 * ceiling) - cores * 1e6 / bound
+    extras = ", ".join(
+        f"{name[-1].upper()} {costs['1']:.0f} (+{costs['1'] - fw:.0f})"
+        for name, costs in models.items()
+    )
+    lines = [
+        (
+            f"In process (bench/inprocess.py: the WSGI app called on one thread, no socket, best of "
+            f"5), us per single-row request: the empty resource {fw:.0f}; {extras}. The 0.55x "
+            f"target leaves {budget:.0f} us of machine time per request above the framework "
+            f"bound's ({cores} cores / (0.55 x ceiling) - {cores} cores / framework bound)."
+        ),
+        "",
+        (
+            f"Batches with HTTP free: {cores} cores x rows / the in-process cost of one request "
+            "(the zero-HTTP bound), beside what the HTTP runs reached and what 2x MLServer asks:"
+        ),
+        "",
+        "| model | rows | mlstack ms / request | zero-HTTP bound rows/s | measured (x bound) "
+        "| 2x MLServer (x bound) | plain Flask ms / request | its bound | its measured (x bound) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, plain_costs in inproc["plain"].items():
+        m = r["models"][name]
+        for key, n in BATCH_ROWS.items():
+            ours_bound = cores * n * 1e6 / models[name][key]
+            plain_bound = cores * n * 1e6 / plain_costs[key]
+            ours = m["batch_" + key]["req_per_s"] * n
+            asked = 2 * r.get("mlserver", {}).get(name, {}).get(key, 0)
+            plain = r.get("plain_flask", {}).get(name, {}).get(key, 0)
+            lines.append(
+                f"| {m['label']} | {n} | {models[name][key] / 1000:.2f} | {ours_bound:.0f} | "
+                f"{ours:.0f} ({ours / ours_bound:.2f}x) | {asked:.0f} ({asked / ours_bound:.2f}x) | "
+                f"{plain_costs[key] / 1000:.2f} | {plain_bound:.0f} | "
+                f"{plain:.0f} ({plain / plain_bound:.2f}x) |"
+            )
+    return lines
+
+
 def _memory(r: Result) -> str:
     mem = r["memory"]
 
@@ -230,6 +278,8 @@ def markdown(r: Result) -> str:
     ]
     lines += BATCH_HEADER + [row for m in r["models"].values() for row in _batch_rows(m)]
     lines += ["", *_batch_references(r)]
+    if zero_http := _zero_http(r):
+        lines += ["", *zero_http]
     lines += ["", _memory(r), "", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t} | {v} | {'yes' if ok else 'no'} |" for t, v, ok in targets(r)]
     return "\n".join(lines)

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import BenchError, client, references
+from bench import BenchError, client, inprocess, references
 from bench.cpu import CpuMeter
 from bench.load import BATCH_CONNECTIONS, CONNECTIONS, LoadSettings, load, load_pair, wrk
 from bench.memory import stack_memory
@@ -166,6 +166,11 @@ def measure(
     for name, s in scenarios.items():
         single_rows(s, bodies[name], settings, models[name])
     trained_single_rows(trained_bodies["1"], settings, models[TRAINED])
+    # The single-row runs bring each worker near max_requests (200,000 + jitter): fresh
+    # workers for the batches, or one recycled during a batch run leaves its CPU out of
+    # the split (the run of 2026-12-02 15:33: A's 1,000 rows 100% / 0%).
+    stack.ctl("restart", "gunicorn", timeout=180)
+    stack.wait_ready(120)
     for name, s in scenarios.items():
         models[name]["floor"].update(references.batch_floor(s))
         batches(stack, name, bodies[name], settings, models[name])
@@ -176,6 +181,8 @@ def measure(
     )
     print("bench: MLServer batches ...", flush=True)
     result["mlserver"] = mlserver_batches(scenarios, tmp, settings, BATCH_CONNECTIONS)
+    print("bench: the same requests in process ...", flush=True)
+    result["inprocess"] = inprocess.request_costs(scenarios, bodies)
     result["memory"]["after_load"] = stack_memory(stack.pids())
     result["restart_all_to_ready_s"] = round(client.restart_time(stack), 2)
 

@@ -103,6 +103,20 @@ def churn_csv(n: int = 3000, seed: int = 0) -> bytes:
     return buf.getvalue().encode()
 
 
+def registration(s: Scenario) -> tuple[bytes, dict[str, str]]:
+    """What registers `s` as a promoted version: its skops artifact and the form fields
+    (the schema: every feature numeric, the first row as the examples)."""
+    import skops.io as sio
+
+    schema = {
+        "features": [
+            {"name": n, "type": "numeric", "example": float(x)}
+            for n, x in zip(s.names, s.X[0], strict=True)
+        ]
+    }
+    return sio.dumps(s.estimator), {"schema": orjson.dumps(schema).decode(), "promote": "true"}
+
+
 def rows(X: Matrix, n: int) -> Matrix:
     """`n` rows cut from X, repeating it as often as needed."""
     return np.resize(X, (n, X.shape[1]))

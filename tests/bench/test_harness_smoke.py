@@ -84,6 +84,13 @@ def test_bench_harness_runs_end_to_end(tmp_path):
     for run in ("v2_single_nginx", "v1_paired_nginx"):
         measured = result["models"]["bench-b"][run]
         assert measured["requests"] > 0 and measured["errors"] == 0, (run, measured)
+    inproc = result["inprocess"]
+    assert inproc["cores"] >= 1 and inproc["framework"] > 0
+    assert set(inproc["models"]) == {"bench-a", "bench-b", "bench-c"} == set(inproc["plain"])
+    for name, costs in inproc["models"].items():
+        # a request of 10,000 rows costs more than one of a single row, in process as in HTTP
+        assert costs["10k"] > costs["1k"] > costs["1"] > 0, (name, costs)
+        assert inproc["plain"][name]["10k"] > inproc["plain"][name]["1k"] > 0, name
     assert max(result["memory"]["loaded"]["gunicorn_worker_uss_mb"]) > 0
     assert result["restart_all_to_ready_s"] > 0
     # every target evaluated (met or not is the bench's business)
@@ -105,4 +112,5 @@ def test_bench_harness_runs_end_to_end(tmp_path):
     table = (out / "latest.md").read_text()
     assert "| target | measured | met |" in table and "Framework bound" in table
     assert "V2 single rows" in table and "worker CPU split" in table
+    assert "zero-HTTP bound" in table
     assert not busy_ports(), "the harness left the stack running"
