@@ -1,6 +1,6 @@
 """What the harness asks of the running service: register the models, train model D
 through the training endpoint and the worker, check the answers, read the predict
-counters, time a restart."""
+counters, restart gunicorn, time a restart."""
 
 from __future__ import annotations
 
@@ -94,6 +94,14 @@ def predict_counters(model: str) -> tuple[float, float]:
 def rows_per_call(before: tuple[float, float], after: tuple[float, float]) -> float | None:
     calls = after[1] - before[1]
     return (after[0] - before[0]) / calls if calls else None
+
+
+def fresh_workers(stack: Stack) -> None:
+    """Restart gunicorn and wait until it answers: its master preloads the production
+    models before forking, as in production, so the new workers share them copy-on-write
+    and start with no requests served."""
+    stack.ctl("restart", "gunicorn", timeout=180)
+    stack.wait_ready(120)
 
 
 def restart_time(stack: Stack) -> float:

@@ -1,7 +1,8 @@
 """The zero-HTTP bound: a whole mlstack request in one process on one thread, with no
 socket, gunicorn, nginx or wrk. The bench's own bodies go through mlstack's WSGI app
-(validation, micro-batcher, the served engine, access log and metrics, as served), and
-the empty flask-restx resource (bench/framework.py) is timed the same way.
+(validation, micro-batcher, the served engine, access log and metrics, as served); the
+empty flask-restx resource (bench/framework.py) and the plain-Flask reference
+(bench/plain.py) are timed the same way.
 
 Issue 13 sets targets as multiples of other servers' rates; what one request costs here
 says which of them this design can reach at all on this machine: `cores` such requests
@@ -35,11 +36,13 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 def request_costs(scenarios: dict[str, Scenario], bodies: dict[str, dict[str, Path]]) -> dict:
     """Microseconds per request, best of ROUNDS: the empty resource ("framework"), each
     model's JSON bodies through mlstack ("models": {name: {body key: us}}) and the batch
-    bodies through the plain-Flask reference ("plain"), with the machine's core count."""
+    bodies through the plain-Flask reference ("plain"), with the machine's core count and
+    the rounds."""
     from bench import plain
 
     costs: dict[str, Any] = {
         "cores": os.cpu_count() or 1,
+        "rounds": ROUNDS,
         "framework": _cost(_framework_app(), _predict_path(V2_MODEL), bodies[V2_MODEL]["1"]),
         "plain": {
             name: {

@@ -84,10 +84,7 @@ def prepare(
     client.register(stack, scenarios)
     print("bench: training the categorical model through the API ...", flush=True)
     trained_schema = client.train_categorical(stack)
-    # restart gunicorn: its master preloads the production models before forking,
-    # as it would in production, so the workers share them copy-on-write
-    stack.ctl("restart", "gunicorn", timeout=180)
-    stack.wait_ready(120)
+    client.fresh_workers(stack)  # they preload the models just registered
     bodies = {name: write_bodies(tmp, s) for name, s in scenarios.items()}
     for name in scenarios:  # every worker answers each model once or more
         wrk(f"{NGINX_URL}/api/v1/models/{name}/predict", bodies[name]["1"], 1, CONNECTIONS)
@@ -166,11 +163,9 @@ def measure(
     for name, s in scenarios.items():
         single_rows(s, bodies[name], settings, models[name])
     trained_single_rows(trained_bodies["1"], settings, models[TRAINED])
-    # The single-row runs bring each worker near max_requests (200,000 + jitter): fresh
-    # workers for the batches, or one recycled during a batch run leaves its CPU out of
-    # the split (the run of 2026-12-02 15:33: A's 1,000 rows 100% / 0%).
-    stack.ctl("restart", "gunicorn", timeout=180)
-    stack.wait_ready(120)
+    # The single-row runs bring each worker near max_requests: a worker recycled during a
+    # batch run would leave its CPU out of the split (docs/performance.md)
+    client.fresh_workers(stack)
     for name, s in scenarios.items():
         models[name]["floor"].update(references.batch_floor(s))
         batches(stack, name, bodies[name], settings, models[name])
