@@ -12,7 +12,7 @@ from app.api.body_limit import limit_prediction_body, read_prediction_body
 from app.api.errors import ERROR_MODEL, UnsupportedMediaType
 from app.api.params import bool_value, version_arg
 from app.core.errors import InvalidInput
-from app.core.jsonbody import json_object
+from app.core.jsonbody import json_object, only_keys_are_strings
 from app.services import services_of
 
 ns = Namespace(
@@ -53,7 +53,9 @@ predict_answer = ns.model(
 )
 
 
-def _parse_json(body: bytes) -> tuple[list, bool]:
+def _parse_json(body: bytes) -> tuple[list, bool, bool]:
+    """The rows, whether probabilities are asked, and whether the rows are proven to
+    hold no string (the body's only strings are its keys)."""
     doc = json_object(body, "instances")
     unknown = set(doc) - {"instances", "return_proba"}
     if unknown:
@@ -68,7 +70,7 @@ def _parse_json(body: bytes) -> tuple[list, bool]:
         raise InvalidInput(
             "'return_proba' must be true or false", {"return_proba": "expected a boolean"}
         )
-    return doc["instances"], proba
+    return doc["instances"], proba, only_keys_are_strings(body, doc)
 
 
 @ns.route("/<string:name>/predict")
@@ -94,9 +96,11 @@ class Prediction(Resource):
             model = prediction.model
             mimetype = req.mimetype
             if mimetype == "application/json" or mimetype.endswith("+json"):
-                instances, proba = _parse_json(read_prediction_body(req))
+                instances, proba, no_strings = _parse_json(read_prediction_body(req))
                 model.check_proba(proba)
-                matrix, n = model.schema.rows_to_matrix(instances, prediction.max_rows)
+                matrix, n = model.schema.rows_to_matrix(
+                    instances, prediction.max_rows, no_strings=no_strings
+                )
             elif mimetype in ("text/csv", "application/csv"):
                 proba = bool_value("return_proba", req.args.get("return_proba"))
                 model.check_proba(proba)

@@ -38,6 +38,13 @@ def json_object(body: bytes, key: str) -> dict[str, Any]:
     return doc
 
 
+def only_keys_are_strings(body: bytes, doc: dict[str, Any]) -> bool:
+    """True when the only strings in `body` are the top-level keys of `doc` (the
+    object parsed from it): every JSON string takes two quote characters, escaped
+    quotes only add more, so a body with exactly two per key holds no string value."""
+    return body.count(b'"') == 2 * len(doc)
+
+
 def json_document(body: bytes | str) -> Any:
     """Any JSON document, checked for depth and integer range (iteratively, linear in
     its size): what every other JSON body of the API goes through."""

@@ -16,6 +16,7 @@ to explain what is wrong when that fails, so valid requests pay almost nothing.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import reprlib
@@ -32,12 +33,34 @@ MAX_SUGGESTIONS = 3  # "did you mean" is computed for the first few unknown name
 Feature = dict[str, Any]  # one entry of a schema's "features" list (above)
 SchemaDoc = dict[str, Any]  # {"features": [Feature, ...]}
 _FEATURE_NAME = re.compile(r"[^\x00-\x1f]{1,256}")  # fullmatch: no trailing newline
+# from this many array rows on, np.fromiter reads rows proven free of strings faster
+# than np.array discovers their type (docs/performance.md, "Reading array rows")
+FROMITER_MIN_ROWS = 8
 
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _read_string_free_rows(rows: list[Any], k: int) -> np.ndarray | None:
+    """Array rows of `k` values, none of them a str, as a float64 matrix in one pass.
+    np.fromiter converts each value with float(), which would turn "1.5" into 1.5:
+    hence the caller's proof that there is no string. Booleans become 1/0 as on
+    np.array's way and the slow path's; None becomes NaN, which `_finite` sends to
+    the slow path; a nested list or an object raises ValueError or TypeError."""
+    if set(map(len, rows)) != {k}:
+        return None
+    flat = np.fromiter(itertools.chain.from_iterable(rows), np.float64, len(rows) * k)
+    return flat.reshape(len(rows), k)
+
+
+def _finite(arr: np.ndarray | None) -> np.ndarray | None:
+    """`arr` when every value is finite; None (the slow path explains) otherwise."""
+    if arr is None or not np.isfinite(arr).all():
+        return None
+    return arr
 
 
 def _is_imputer(step: Any) -> bool:
@@ -238,11 +261,15 @@ class CompiledSchema:
         return row
 
     # ---- JSON rows -----------------------------------------------------------
-    def rows_to_matrix(self, instances: Any, max_rows: int) -> tuple[np.ndarray, int]:
+    def rows_to_matrix(
+        self, instances: Any, max_rows: int, *, no_strings: bool = False
+    ) -> tuple[np.ndarray, int]:
         """Validate `instances` (objects keyed by feature name, or arrays in schema
         order) and return (matrix, n_rows). All-numeric schemas give a float64 array;
         schemas with categorical features give an object array. Raises InvalidInput
-        naming every problem found (up to MAX_REPORTED_ERRORS)."""
+        naming every problem found (up to MAX_REPORTED_ERRORS). `no_strings`: the
+        caller proved that no value in `instances` is a str (see
+        `jsonbody.only_keys_are_strings`), which lets array rows skip type discovery."""
         if not isinstance(instances, list):
             raise InvalidInput(
                 "'instances' must be a list of rows", {"instances": "expected a list"}
@@ -255,12 +282,12 @@ class CompiledSchema:
         if n > max_rows:
             raise PayloadTooLarge(f"{n} rows exceed the limit of {max_rows} rows per request")
         if self.all_numeric:
-            fast = self._fast_numeric(instances)
+            fast = self._fast_numeric(instances, no_strings)
             if fast is not None:
                 return fast, n
         return self._slow(instances), n
 
-    def _fast_numeric(self, instances: list[Any]) -> np.ndarray | None:
+    def _fast_numeric(self, instances: list[Any], no_strings: bool) -> np.ndarray | None:
         k = len(self.names)
         first = instances[0]
         try:
@@ -269,6 +296,8 @@ class CompiledSchema:
                 if not all(type(r) is dict and len(r) == k for r in instances):
                     return None
                 rows = [[r[name] for name in names] for r in instances]
+            elif no_strings and len(instances) >= FROMITER_MIN_ROWS:
+                return _finite(_read_string_free_rows(instances, k))
             else:
                 rows = instances
             arr = np.array(rows)
@@ -276,10 +305,7 @@ class CompiledSchema:
             return None
         if arr.ndim != 2 or arr.shape[1] != k or arr.dtype.kind not in "fiu":
             return None
-        arr = arr.astype(np.float64, copy=False)
-        if not np.isfinite(arr).all():
-            return None
-        return arr
+        return _finite(arr.astype(np.float64, copy=False))
 
     def _slow(self, instances: list[Any]) -> np.ndarray:
         k = len(self.names)

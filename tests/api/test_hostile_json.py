@@ -66,6 +66,14 @@ def test_a_deeply_nested_feature_value_is_named_in_the_errors(client, iris):
     assert res.json["errors"]["instances[0].sepal_length"].startswith("expected a number")
 
 
+def test_a_number_sent_as_a_string_in_a_batch_is_a_400(client, iris):
+    # a batch large enough for the string-free reading (app.core.schema.FROMITER_MIN_ROWS)
+    rows = [[5.1, 3.5, 1.4, 0.2]] * 20 + [[5.1, 3.5, "1.4", 0.2]]
+    res = client.post("/api/v1/models/iris/predict", json={"instances": rows})
+    assert res.status_code == 400
+    assert res.json["errors"]["instances[20].petal_length"].startswith("expected a number")
+
+
 def test_deeply_nested_v2_tensor_data_is_a_400(client, iris):
     tensor = '{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": ' + nested(1000) + "}"
     res = client.post("/v2/models/iris/infer", data='{"inputs": [' + tensor + "]}", headers=JSON)

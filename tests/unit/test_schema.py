@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from app.core.errors import InvalidInput, PayloadTooLarge
-from app.core.schema import CompiledSchema, check_schema, derive_schema
+from app.core.jsonbody import only_keys_are_strings
+from app.core.schema import FROMITER_MIN_ROWS, CompiledSchema, check_schema, derive_schema
 from tests.conftest import IRIS_FEATURES, iris_schema
 
 
@@ -113,6 +114,55 @@ def test_bad_rows_are_rejected_naming_the_field(schema, instances, key, words):
         schema.rows_to_matrix(instances, 10)
     assert key in err.value.errors, err.value.errors
     assert words in err.value.errors[key]
+
+
+def test_string_free_rows_give_np_arrays_matrix_bit_for_bit(schema):
+    rng = np.random.default_rng(0)
+    rows = rng.normal(0, 1e6, (FROMITER_MIN_ROWS + 9, 4)).tolist()
+    rows[0] = [-0.0, 0.0, 5e-324, 1.7976931348623157e308]
+    rows[1] = [1, -(2**63), 2**64, True]  # ints, beyond int64, a boolean
+    read, n = schema.rows_to_matrix(rows, 100, no_strings=True)
+    discovered, _ = schema.rows_to_matrix(rows, 100)
+    assert n == len(rows)
+    assert read.dtype == discovered.dtype == np.float64
+    assert read.tobytes() == discovered.tobytes()  # the signs of zero included
+
+
+@pytest.mark.parametrize(
+    "bad_row, words",
+    [
+        ([1, 2, 3], "expected 4 values"),
+        ([1, 2, 3, 4, 5], "expected 4 values"),
+        ([1, 2, 3, None], "missing value"),
+        ([1, 2, 3, [4]], "expected a number"),
+        ([1, 2, 3, {"a": 4}], "expected a number"),
+        ([1, 2, 3, float("inf")], "finite"),
+    ],
+)
+def test_bad_string_free_rows_are_rejected_naming_the_field(schema, bad_row, words):
+    rows = [[1, 2, 3, 4]] * FROMITER_MIN_ROWS + [bad_row]
+    with pytest.raises(InvalidInput) as err:
+        schema.rows_to_matrix(rows, 100, no_strings=True)
+    key = next(iter(err.value.errors))
+    assert key.startswith(f"instances[{FROMITER_MIN_ROWS}]"), err.value.errors
+    assert words in err.value.errors[key]
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (b'{"instances": [[1, 2.5, -0.0, true]]}', True),
+        (b'{"instances": [[1, 2]], "return_proba": false}', True),
+        (b'{"instances": [[1, "2"]]}', False),
+        (b'{"instances": [{"a": 1}]}', False),
+        (b'{"instances": [[1, 2]], "instances": [[3, 4]]}', False),  # a repeated key
+        (b'{"in\\"stances": [[1, 2]]}', False),  # an escaped quote only adds quotes
+    ],
+)
+def test_only_keys_are_strings_proves_no_string_value(body, expected):
+    import orjson
+
+    assert only_keys_are_strings(body, orjson.loads(body)) is expected
 
 
 @pytest.mark.parametrize("instances, words", [([], "empty"), ({"a": 1}, "list"), (None, "list")])
