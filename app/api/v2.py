@@ -106,7 +106,7 @@ def create_v2_blueprint() -> Blueprint:
     # flask-restx answers with `exc.data` when set; it adds a "message" to the returned dict
     @api.errorhandler(ServiceError)
     def _service_error(exc: ServiceError):
-        body = {"error": exc.message}
+        body = {"error": _with_fields(exc)}
         exc.data = body  # type: ignore[attr-defined]  # read by flask-restx, see above
         return dict(body), status_of(exc)
 
@@ -122,6 +122,23 @@ def create_v2_blueprint() -> Blueprint:
         return dict(exc.data), 500  # type: ignore[attr-defined]
 
     return bp
+
+
+V2_REPORTED_FIELDS = 3
+
+
+def _with_fields(exc: ServiceError) -> str:
+    """The message with the first bad values the schema named: V2's error body is one
+    string, where /api/v1's carries every field in `errors`. Rows are numbered as the
+    schema numbers them (instances[i]: the tensor's row i); the protocol's own errors
+    say all in their message."""
+    rows = [(key, problem) for key, problem in exc.errors.items() if key.startswith("instances[")]
+    if not rows:
+        return exc.message
+    shown = rows[:V2_REPORTED_FIELDS]
+    more = len(rows) - len(shown)
+    fields_text = "; ".join(f"{key}: {problem}" for key, problem in shown)
+    return f"{exc.message} ({fields_text}{f'; {more} more' if more > 0 else ''})"
 
 
 def _server_version() -> str:
@@ -220,8 +237,7 @@ class Infer(Resource):
                 read_prediction_body(req), req.headers.get("Inference-Header-Content-Length")
             )
             want = protocol.wanted_outputs(parsed, model)
-            rows = protocol.request_rows(parsed, model.schema)
-            matrix, n = model.schema.rows_to_matrix(rows, prediction.max_rows)
+            matrix, n = protocol.request_matrix(parsed, model.schema, prediction.max_rows)
             out = prediction.run(matrix, want[1])
         g.prediction = (model.name, model.version, n)
         answer = protocol.infer_response(parsed, model, out, want)

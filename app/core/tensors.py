@@ -40,8 +40,23 @@ class Tensor:
     name: str
     datatype: str
     shape: list[int]
-    values: list[Any]  # flat, row-major, as Python values
+    # flat, row-major: JSON data as Python values; binary numeric data as a read-only
+    # array over the body (its Python values only when asked for: `values`)
+    flat: list[Any] | np.ndarray
     parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def values(self) -> list[Any]:
+        """The flat values as Python values, as JSON would have carried them."""
+        if isinstance(self.flat, np.ndarray):
+            values: list[Any] = self.flat.tolist()
+            return values
+        return self.flat
+
+    @property
+    def array(self) -> np.ndarray | None:
+        """The binary numeric data as an array (None for JSON data and BYTES)."""
+        return self.flat if isinstance(self.flat, np.ndarray) else None
 
 
 @dataclass
@@ -59,7 +74,7 @@ class InferRequest:
 def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
     """The request body, JSON or binary-extended (`header_length` is the value of the
     Inference-Header-Content-Length header, or None)."""
-    json_part, binary = _split(body, header_length) if body else (body, b"")
+    json_part, binary = _split(body, header_length) if body else (body, memoryview(b""))
     doc = json_object(json_part, "inputs")
     inputs = doc.get("inputs")
     if not isinstance(inputs, list) or not inputs:
@@ -87,9 +102,10 @@ def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
     )
 
 
-def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
+def _split(body: bytes, header_length: str | None) -> tuple[bytes, memoryview]:
+    """The JSON header and, without copying it, the binary data after it."""
     if header_length is None or header_length == "":
-        return body, b""
+        return body, memoryview(b"")
     try:
         n = int(header_length)
     except ValueError:
@@ -102,7 +118,7 @@ def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
             f"Inference-Header-Content-Length {n} is outside the body's {len(body)} bytes",
             {"Inference-Header-Content-Length": "out of range"},
         )
-    return body[:n], body[n:]
+    return body[:n], memoryview(body)[n:]
 
 
 def _optional_str(doc: dict[str, Any], key: str) -> str | None:
@@ -137,7 +153,7 @@ def _outputs(raw: Any) -> tuple[list[str] | None, set[str]]:
     return [o["name"] for o in raw], binary
 
 
-def _tensor(raw: Any, i: int, binary: bytes, offset: int) -> tuple[Tensor, int]:
+def _tensor(raw: Any, i: int, binary: memoryview, offset: int) -> tuple[Tensor, int]:
     where = f"inputs[{i}]"
     if not isinstance(raw, dict):
         raise InvalidInput(f"{where} must be an object", {where: "expected an object"})
@@ -170,7 +186,7 @@ def _tensor(raw: Any, i: int, binary: bytes, offset: int) -> tuple[Tensor, int]:
                 f"{where}: binary_data_size {size!r} does not fit the binary data",
                 {f"{name}.binary_data_size": "out of range"},
             )
-        values = _from_binary(binary[offset : offset + size], datatype, count, where)
+        flat = _from_binary(binary[offset : offset + size], datatype, count, where)
         offset += size
     else:
         if "data" not in raw:
@@ -178,8 +194,8 @@ def _tensor(raw: Any, i: int, binary: bytes, offset: int) -> tuple[Tensor, int]:
                 f"{where}: 'data' is required (or parameters.binary_data_size)",
                 {f"{name}.data": "required"},
             )
-        values = _from_json(raw["data"], datatype, count, where)
-    return Tensor(name, datatype, shape, values, params), offset
+        flat = _from_json(raw["data"], datatype, count, where)
+    return Tensor(name, datatype, shape, flat, params), offset
 
 
 def _flatten(data: Any) -> list[Any]:
@@ -225,7 +241,8 @@ def _from_json(data: Any, datatype: str, count: int, where: str) -> list[Any]:
     return values
 
 
-def _from_binary(buf: bytes, datatype: str, count: int, where: str) -> list[Any]:
+def _from_binary(buf: memoryview, datatype: str, count: int, where: str) -> list[Any] | np.ndarray:
+    """BYTES elements as str; numeric data as an array over `buf`, not copied."""
     if datatype == "BYTES":
         return _bytes_elements(buf, count, where)
     dtype = np.dtype(NUMPY_TYPES[datatype])
@@ -235,11 +252,10 @@ def _from_binary(buf: bytes, datatype: str, count: int, where: str) -> list[Any]
             f"binary_data_size is {len(buf)}",
             {"binary_data_size": "does not match the shape"},
         )
-    values: list[Any] = np.frombuffer(buf, dtype=dtype).tolist()
-    return values
+    return np.frombuffer(buf, dtype=dtype)
 
 
-def _bytes_elements(buf: bytes, count: int, where: str) -> list[Any]:
+def _bytes_elements(buf: memoryview, count: int, where: str) -> list[Any]:
     values, pos = [], 0
     for _ in range(count):
         if pos + 4 > len(buf):
@@ -254,7 +270,7 @@ def _bytes_elements(buf: bytes, count: int, where: str) -> list[Any]:
                 f"{where}: a BYTES element runs past the data", {"binary_data_size": "too short"}
             )
         try:
-            values.append(buf[pos : pos + n].decode("utf-8"))
+            values.append(str(buf[pos : pos + n], "utf-8"))
         except UnicodeDecodeError:
             raise InvalidInput(
                 f"{where}: BYTES elements must be UTF-8 text", {"data": "not UTF-8"}

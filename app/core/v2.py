@@ -1,11 +1,13 @@
-"""The Open Inference Protocol (V2) in the core's terms: decoded tensors become rows for
-the schema's validation, a prediction becomes V2 outputs, a model version becomes V2
-metadata. No Flask here; app/api/v2.py answers HTTP."""
+"""The Open Inference Protocol (V2) in the core's terms: decoded tensors become the
+estimator's matrix through the schema's validation (a binary numeric tensor directly),
+a prediction becomes V2 outputs, a model version becomes V2 metadata. No Flask here;
+app/api/v2.py answers HTTP."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import orjson
 
 from app.core.errors import InvalidInput
@@ -37,7 +39,34 @@ def wanted_outputs(req: InferRequest, model: LoadedModel) -> tuple[bool, bool]:
     return PREDICT in req.outputs, proba
 
 
-def request_rows(req: InferRequest, schema: CompiledSchema) -> list[list[Any]]:
+def request_matrix(
+    req: InferRequest, schema: CompiledSchema, max_rows: int
+) -> tuple[np.ndarray, int]:
+    """The request's rows as the estimator's matrix, validated as /api/v1's are, and
+    their count. One binary [N, F] numeric tensor for an all-numeric schema is cast as
+    it lies in the body (the values JSON would carry, without a Python object per
+    value); anything else, or any value that is not finite, takes the rows' way, which
+    accepts NaN where the schema does and names what is wrong otherwise."""
+    matrix = _binary_matrix(req, schema, max_rows)
+    if matrix is not None:
+        return matrix, len(matrix)
+    return schema.rows_to_matrix(_request_rows(req, schema), max_rows)
+
+
+def _binary_matrix(req: InferRequest, schema: CompiledSchema, max_rows: int) -> np.ndarray | None:
+    if not schema.all_numeric or len(req.inputs) != 1 or _is_columnar(req, schema):
+        return None
+    t = req.inputs[0]
+    k = len(schema.names)
+    if t.array is None or len(t.shape) != 2 or t.shape[1] != k or not 0 < t.shape[0] <= max_rows:
+        return None
+    # the cast the rows' way makes too: np.array of the Python values, then float64
+    # (booleans 1/0, integers rounded to the nearest float64); a writable copy
+    matrix = t.array.reshape(t.shape).astype(np.float64)
+    return matrix if np.isfinite(matrix).all() else None
+
+
+def _request_rows(req: InferRequest, schema: CompiledSchema) -> list[list[Any]]:
     """Rows in schema order, for `schema.rows_to_matrix`: from one [N, F] tensor, or
     from one input per feature (pandas-style columns)."""
     if _is_columnar(req, schema):

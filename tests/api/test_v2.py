@@ -195,6 +195,56 @@ def test_binary_inputs_without_a_content_type(client, iris, iris_data, registry,
     assert len(res.get_json()["outputs"][0]["data"]) == 2
 
 
+def test_a_binary_batch_answers_as_api_v1_bit_for_bit(client, iris, iris_data):
+    """A binary [N, F] tensor is cast as it lies in the body (app/core/v2.py): the same
+    labels and probabilities as the JSON rows of /api/v1, and its bad values named."""
+    X, _ = iris_data
+    data = X.astype("<f8").tobytes()
+    header = {
+        "inputs": [
+            {
+                "name": "x",
+                "datatype": "FP64",
+                "shape": list(X.shape),
+                "parameters": {"binary_data_size": len(data)},
+            }
+        ],
+        "outputs": [
+            {"name": "predict"},
+            {"name": "predict_proba", "parameters": {"binary_data": True}},
+        ],
+    }
+    res = client.post(
+        "/v2/models/iris/infer",
+        data=binary_body(header, data)[0],
+        headers=binary_body(header, data)[1],
+    )
+    assert res.status_code == 200, res.get_json()
+    v1 = client.post(
+        "/api/v1/models/iris/predict", json={"instances": X.tolist(), "return_proba": True}
+    ).get_json()
+    n = int(res.headers["Inference-Header-Content-Length"])
+    predict, proba = json.loads(res.data[:n])["outputs"]
+    assert predict["data"] == v1["predictions"]
+    probabilities = np.frombuffer(res.data[n:], "<f8").reshape(proba["shape"])
+    assert probabilities.tobytes() == np.array(v1["probabilities"], dtype=np.float64).tobytes()
+
+    bad = X[:4].copy()
+    bad[2, 1] = np.nan
+    data = bad.astype("<f8").tobytes()
+    header["inputs"][0] |= {"shape": [4, 4], "parameters": {"binary_data_size": len(data)}}
+    res = client.post(
+        "/v2/models/iris/infer",
+        data=binary_body(header, data)[0],
+        headers=binary_body(header, data)[1],
+    )
+    assert res.status_code == 400
+    assert res.get_json() == {
+        "error": "the instances do not match the model's input schema "
+        "(instances[2].sepal_width: missing value: this feature is required)"
+    }
+
+
 def _binary_short():
     return binary_body(
         {
