@@ -11,7 +11,14 @@ from typing import Any
 import requests
 
 from bench import BenchError
-from bench.scenarios import TRAINED, Scenario, churn_csv, registration
+from bench.scenarios import (
+    TRAINED,
+    V2_BINARY_HEADER_BYTES,
+    Scenario,
+    churn_csv,
+    registration,
+    v2_binary_body,
+)
 from tests.stackrun import GUNICORN_URL, Stack
 
 TRAINING_TIMEOUT_S = 600
@@ -65,8 +72,18 @@ def check_answers(stack: Stack, scenario: Scenario) -> None:
         f"/api/v1/models/{scenario.name}/predict", json={"instances": X.tolist()}, timeout=30
     )
     res.raise_for_status()
-    if res.json()["predictions"] != scenario.estimator.predict(X).tolist():
+    expected = scenario.estimator.predict(X).tolist()
+    if res.json()["predictions"] != expected:
         raise BenchError(f"{scenario.name} answers differ from the model's own predictions")
+    res = stack.post(
+        f"/v2/models/{scenario.name}/infer",
+        data=v2_binary_body(X),
+        headers={"Inference-Header-Content-Length": str(V2_BINARY_HEADER_BYTES)},
+        timeout=30,
+    )
+    res.raise_for_status()
+    if res.json()["outputs"][0]["data"] != expected:
+        raise BenchError(f"{scenario.name}: V2 binary answers differ from the model's own")
 
 
 def engine(stack: Stack, name: str) -> str:

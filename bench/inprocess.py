@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from bench import BenchError
-from bench.scenarios import BATCH_ROWS, JSON_BODY_ROWS, V2_MODEL, Scenario, registration
+from bench.scenarios import (
+    BATCH_ROWS,
+    JSON_BODY_ROWS,
+    V2_BINARY_HEADER_BYTES,
+    V2_MODEL,
+    Scenario,
+    registration,
+)
 from tests.stackrun import ROOT
 
 ROUNDS = 5  # the best round counts: a neighbour's load only ever adds time
@@ -35,9 +42,10 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 def request_costs(scenarios: dict[str, Scenario], bodies: dict[str, dict[str, Path]]) -> dict:
     """Microseconds per request, best of ROUNDS: the empty resource ("framework"), each
-    model's JSON bodies through mlstack ("models": {name: {body key: us}}) and the batch
-    bodies through the plain-Flask reference ("plain"), with the machine's core count and
-    the rounds."""
+    model's JSON bodies through mlstack ("models": {name: {body key: us}}), its batches as
+    V2 binary tensors ("v2_binary": {name: {"1k" | "10k": us}}) and the batch bodies
+    through the plain-Flask reference ("plain"), with the machine's core count and the
+    rounds."""
     from bench import plain
 
     costs: dict[str, Any] = {
@@ -56,6 +64,19 @@ def request_costs(scenarios: dict[str, Scenario], bodies: dict[str, dict[str, Pa
         costs["models"] = {
             name: {
                 key: _cost(app, _predict_path(name), bodies[name][key]) for key in JSON_BODY_ROWS
+            }
+            for name in scenarios
+        }
+        costs["v2_binary"] = {
+            name: {
+                key: _cost(
+                    app,
+                    f"/v2/models/{name}/infer",
+                    bodies[name]["v2bin" + key],
+                    "application/octet-stream",
+                    {"Inference-Header-Content-Length": str(V2_BINARY_HEADER_BYTES)},
+                )
+                for key in BATCH_ROWS
             }
             for name in scenarios
         }
@@ -98,7 +119,13 @@ def _mlstack_app(var: Path, scenarios: dict[str, Scenario]) -> WsgiApp:
     return app  # type: ignore[return-value]
 
 
-def _cost(app: WsgiApp, path: str, body_file: Path) -> float:
+def _cost(
+    app: WsgiApp,
+    path: str,
+    body_file: Path,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> float:
     """Microseconds per POST of `body_file` to `path`, calling the WSGI app directly
     with an environ built once (the test client's own per-call work left out)."""
     from werkzeug.test import EnvironBuilder
@@ -108,8 +135,8 @@ def _cost(app: WsgiApp, path: str, body_file: Path) -> float:
         path=path,
         method="POST",
         data=body,
-        content_type="application/json",
-        headers=PROXY_HEADERS,
+        content_type=content_type,
+        headers=PROXY_HEADERS | (headers or {}),
         environ_base={"REMOTE_ADDR": "127.0.0.1"},
     ).get_environ()
     statuses: list[str] = []

@@ -40,10 +40,16 @@ class Measured(WrkRun):
 
 
 def wrk(
-    url: str, body: Path, duration: float, connections: int, content_type: str = "application/json"
+    url: str,
+    body: Path,
+    duration: float,
+    connections: int,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
 ) -> WrkRun:
-    """One wrk run POSTing `body` to `url`."""
-    env = dict(os.environ, BODY=str(body), CONTENT_TYPE=content_type)
+    """One wrk run POSTing `body` to `url` (with `headers` besides Content-Type)."""
+    extra = "\n".join(f"{name}: {value}" for name, value in (headers or {}).items())
+    env = dict(os.environ, BODY=str(body), CONTENT_TYPE=content_type, HEADERS=extra)
     out = subprocess.run(
         [
             "wrk",
@@ -84,14 +90,16 @@ def load(
     connections: int = CONNECTIONS,
     content_type: str = "application/json",
     cpu: CpuMeter | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Measured:
     """Warm-up, then `repeat` timed runs; the median run (by req/s) and every run, and
     the CPU split over the timed runs when `cpu` is given."""
-    wrk(url, body, settings.warmup, connections, content_type)
+    wrk(url, body, settings.warmup, connections, content_type, headers)
     if cpu is not None:
         cpu.start()
     runs = [
-        wrk(url, body, settings.duration, connections, content_type) for _ in range(settings.repeat)
+        wrk(url, body, settings.duration, connections, content_type, headers)
+        for _ in range(settings.repeat)
     ]
     median = sorted(runs, key=lambda r: r["req_per_s"])[len(runs) // 2]
     measured = Measured(**median, runs=[round(r["req_per_s"], 1) for r in runs])

@@ -1,7 +1,11 @@
--- wrk script: POST the body in $BODY with $CONTENT_TYPE, and print one JSON line
+-- wrk script: POST the body in $BODY with $CONTENT_TYPE (and $HEADERS), and print one JSON line
 -- with the figures the harness reads (requests, errors, latency percentiles).
 wrk.method = "POST"
 wrk.headers["Content-Type"] = os.getenv("CONTENT_TYPE") or "application/json"
+-- more headers, one "Name: value" per line
+for name, value in string.gmatch(os.getenv("HEADERS") or "", "([^:\n]+): ([^\n]*)") do
+  wrk.headers[name] = value
+end
 local f = assert(io.open(os.getenv("BODY"), "rb"))
 wrk.body = f:read("*a")
 f:close()

@@ -174,20 +174,35 @@ def _batch_references(r: Result) -> list[str]:
     plain, mlserver = r.get("plain_flask", {}), r.get("mlserver", {})
     lines = [
         "Batch references, rows/s at 4 connections (plain Flask + orjson behind the same "
-        "gunicorn and nginx; MLServer with its defaults, on its own front, V2 tensor bodies):",
+        "gunicorn and nginx; MLServer with its defaults, on its own front, V2 tensor bodies "
+        "in JSON). mlstack's JSON bodies are the targets' measure; its V2 binary bodies "
+        "([N, F] FP64 tensors, the same rows as float64 bytes, through nginx) show what a "
+        "body without JSON numbers buys:",
         "",
-        "| model | rows | mlstack | plain Flask + orjson | MLServer |",
-        "|---|---|---|---|---|",
+        "| model | rows | mlstack JSON | plain Flask + orjson | MLServer | mlstack V2 binary "
+        "(x MLServer) | V2 binary p50 ms | V2 binary worker split |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in sorted(set(plain) | set(mlserver)):
         m = r["models"][name]
         for key, n in BATCH_ROWS.items():
             ours = m["batch_" + key]["req_per_s"] * n
+            theirs = mlserver.get(name, {}).get(key, 0)
             lines.append(
                 f"| {m['label']} | {n} | {ours:.0f} | {plain.get(name, {}).get(key, 0):.0f} | "
-                f"{mlserver.get(name, {}).get(key, 0):.0f} |"
+                f"{theirs:.0f} | {_v2_binary(m, key, n, theirs)} |"
             )
     return lines
+
+
+def _v2_binary(m: dict[str, Any], key: str, n: int, mlserver_rows: float) -> str:
+    run = m.get(f"v2_binary_{key}")
+    if run is None:
+        return "- | - | -"
+    rows_per_s = run["req_per_s"] * n
+    ratio = f" ({rows_per_s / mlserver_rows:.2f}x)" if mlserver_rows else ""
+    split = " / ".join(f"{share:.0%}" for share in run["cpu"]["worker_share"])
+    return f"{rows_per_s:.0f}{ratio} | {run['p50_ms']:.1f} | {split}"
 
 
 def _v2(r: Result) -> str:
@@ -249,6 +264,19 @@ def _zero_http(r: Result) -> list[str]:
                 f"{plain_costs[key] / 1000:.2f} | {plain_bound:.0f} | "
                 f"{plain:.0f} ({plain / plain_bound:.2f}x) |"
             )
+    if binary := inproc.get("v2_binary"):
+        costs = "; ".join(
+            f"{name} "
+            + ", ".join(
+                f"{BATCH_ROWS[key]} rows {us / 1000:.2f} ms ({cores * BATCH_ROWS[key] * 1e6 / us:.0f} rows/s)"
+                for key, us in by_key.items()
+            )
+            for name, by_key in binary.items()
+        )
+        lines += [
+            "",
+            f"The same batches as V2 binary tensors in process, ms per request (zero-HTTP bound): {costs}.",
+        ]
     return lines
 
 

@@ -36,6 +36,7 @@ from bench.scenarios import (
     BATCH_ROWS,
     TRAINED,
     TRAINED_LABEL,
+    V2_BINARY_HEADER_BYTES,
     V2_MODEL,
     Scenario,
     build_scenarios,
@@ -134,8 +135,9 @@ def batches(
     settings: LoadSettings,
     entry: dict[str, Any],
 ) -> None:
-    """1k- and 10k-row JSON batches (and a 10k-row CSV for B) through nginx at 4
-    connections, with the CPU split of each run, into the model's `entry`."""
+    """1k- and 10k-row JSON batches (and a 10k-row CSV for B, and V2 binary batches for
+    the models with numeric features) through nginx at 4 connections, with the CPU
+    split of each run, into the model's `entry`."""
     print(f"bench: {entry['label']}: batches ...", flush=True)
     url = NGINX_URL + f"/api/v1/models/{name}/predict"
     entry["batch_errors"] = 0
@@ -148,6 +150,29 @@ def batches(
         csv = load(url, bodies["csv10k"], settings, BATCH_CONNECTIONS, "text/csv")
         entry["csv_10k_rows_per_s"] = csv["req_per_s"] * 10_000
         entry["batch_errors"] += csv["errors"]
+    if name != TRAINED:  # its categorical columns have no binary [N, F] form
+        v2_binary_batches(stack, name, bodies, settings, entry)
+
+
+def v2_binary_batches(
+    stack: Stack, name: str, bodies: dict[str, Path], settings: LoadSettings, entry: dict[str, Any]
+) -> None:
+    """The same batches as V2 binary [N, F] FP64 tensors: what a body that carries
+    float64 bytes instead of JSON numbers buys."""
+    url = NGINX_URL + f"/v2/models/{name}/infer"
+    headers = {"Inference-Header-Content-Length": str(V2_BINARY_HEADER_BYTES)}
+    for key in BATCH_ROWS:
+        run = load(
+            url,
+            bodies["v2bin" + key],
+            settings,
+            BATCH_CONNECTIONS,
+            "application/octet-stream",
+            cpu=CpuMeter(stack.pids()),
+            headers=headers,
+        )
+        entry[f"v2_binary_{key}"] = run
+        entry["batch_errors"] += run["errors"]
 
 
 def measure(

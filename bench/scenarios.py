@@ -21,6 +21,9 @@ V2_MODEL = "bench-b"  # the model V2 single rows are measured on, beside /api/v1
 JSON_BODY_ROWS = {"1": 1, "1k": 1000, "10k": 10_000}
 # body key -> rows per request, for the batch runs and their references
 BATCH_ROWS = {key: n for key, n in JSON_BODY_ROWS.items() if n > 1}
+# the V2 binary bodies' JSON header, padded with spaces to this many bytes: one
+# Inference-Header-Content-Length for every body wrk sends
+V2_BINARY_HEADER_BYTES = 512
 
 
 @dataclass(frozen=True)
@@ -136,13 +139,32 @@ def v2_body(row: Matrix) -> bytes:
     return orjson.dumps({"inputs": [tensor]})
 
 
+def v2_binary_body(X: Matrix) -> bytes:
+    """An Open Inference Protocol request with its rows as one binary [N, F] FP64 tensor
+    (the binary tensor extension), the default output: a JSON header of
+    V2_BINARY_HEADER_BYTES, then the rows' little-endian bytes."""
+    data = np.ascontiguousarray(X, dtype="<f8").tobytes()
+    tensor = {
+        "name": "input-0",
+        "datatype": "FP64",
+        "shape": list(X.shape),
+        "parameters": {"binary_data_size": len(data)},
+    }
+    head = orjson.dumps({"inputs": [tensor]})
+    return head.ljust(V2_BINARY_HEADER_BYTES) + data
+
+
 def write_bodies(tmp: Path, scenario: Scenario) -> dict[str, Path]:
     """The scenario's request bodies: JSON with 1, 1,000 and 10,000 rows ("1", "1k",
-    "10k"), a 10,000-row CSV ("csv10k") and a V2 single row ("v2")."""
+    "10k"), a 10,000-row CSV ("csv10k"), a V2 single row ("v2") and the batches as V2
+    binary tensors ("v2bin1k", "v2bin10k")."""
     paths = {}
     for key, n in JSON_BODY_ROWS.items():
         paths[key] = tmp / f"{scenario.name}-{key}.json"
         paths[key].write_bytes(orjson.dumps({"instances": rows(scenario.X, n).tolist()}))
+    for key, n in BATCH_ROWS.items():
+        paths["v2bin" + key] = tmp / f"{scenario.name}-v2bin{key}.bin"
+        paths["v2bin" + key].write_bytes(v2_binary_body(rows(scenario.X, n)))
     paths["csv10k"] = tmp / f"{scenario.name}-10k.csv"
     paths["csv10k"].write_bytes(csv_body(rows(scenario.X, 10_000), scenario.names))
     paths["v2"] = tmp / f"{scenario.name}-v2.json"

@@ -72,6 +72,8 @@ def test_bench_harness_runs_end_to_end(tmp_path):
             assert abs(sum(cpu["worker_share"]) - 1) < 0.05, (name, cpu)
         assert m["engine"] in ("sklearn", "numpy", "onnxruntime"), name
         if name != "bench-d":
+            for batch in ("v2_binary_1k", "v2_binary_10k"):
+                assert m[batch]["requests"] > 0 and m[batch]["errors"] == 0, (name, m[batch])
             assert m["single_rows_per_call"] >= 1, name  # every request predicted, some together
             assert m["floor"]["one_row_calls_per_s"] > 0
     assert result["models"]["bench-b"]["csv_10k_rows_per_s"] > 0
@@ -91,6 +93,7 @@ def test_bench_harness_runs_end_to_end(tmp_path):
         # a request of 10,000 rows costs more than one of a single row, in process as in HTTP
         assert costs["10k"] > costs["1k"] > costs["1"] > 0, (name, costs)
         assert inproc["plain"][name]["10k"] > inproc["plain"][name]["1k"] > 0, name
+        assert inproc["v2_binary"][name]["10k"] > inproc["v2_binary"][name]["1k"] > 0, name
     assert max(result["memory"]["loaded"]["gunicorn_worker_uss_mb"]) > 0
     assert result["restart_all_to_ready_s"] > 0
     # every target evaluated (met or not is the bench's business)
@@ -112,5 +115,5 @@ def test_bench_harness_runs_end_to_end(tmp_path):
     table = (out / "latest.md").read_text()
     assert "| target | measured | met |" in table and "Framework bound" in table
     assert "V2 single rows" in table and "worker CPU split" in table
-    assert "zero-HTTP bound" in table
+    assert "zero-HTTP bound" in table and "mlstack V2 binary" in table
     assert not busy_ports(), "the harness left the stack running"
