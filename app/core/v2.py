@@ -43,10 +43,11 @@ def request_matrix(
     req: InferRequest, schema: CompiledSchema, max_rows: int
 ) -> tuple[np.ndarray, int]:
     """The request's rows as the estimator's matrix, validated as /api/v1's are, and
-    their count. One binary [N, F] numeric tensor for an all-numeric schema is cast as
-    it lies in the body (the values JSON would carry, without a Python object per
-    value); anything else, or any value that is not finite, takes the rows' way, which
-    accepts NaN where the schema does and names what is wrong otherwise."""
+    their count. Binary numeric data for an all-numeric schema (one [N, F] tensor, or
+    one column per feature) is cast as it lies in the body: the values JSON would
+    carry, without a Python object per value. Anything else, or any value that is not
+    finite, takes the rows' way, which accepts NaN where the schema does and names what
+    is wrong otherwise."""
     matrix = _binary_matrix(req, schema, max_rows)
     if matrix is not None:
         return matrix, len(matrix)
@@ -54,16 +55,40 @@ def request_matrix(
 
 
 def _binary_matrix(req: InferRequest, schema: CompiledSchema, max_rows: int) -> np.ndarray | None:
-    if not schema.all_numeric or len(req.inputs) != 1 or _is_columnar(req, schema):
+    if not schema.all_numeric:
         return None
-    t = req.inputs[0]
-    k = len(schema.names)
+    if _is_columnar(req, schema):
+        matrix = _binary_columns(req.inputs, schema, max_rows)
+    elif len(req.inputs) == 1:
+        matrix = _binary_tensor(req.inputs[0], len(schema.names), max_rows)
+    else:
+        return None
+    return matrix if matrix is not None and np.isfinite(matrix).all() else None
+
+
+# Both casts are the rows' way's own: each value to float64 (booleans 1/0, integers
+# rounded to the nearest float64), into a new C-ordered, writable matrix.
+def _binary_tensor(t: Tensor, k: int, max_rows: int) -> np.ndarray | None:
     if t.array is None or len(t.shape) != 2 or t.shape[1] != k or not 0 < t.shape[0] <= max_rows:
         return None
-    # the cast the rows' way makes too: np.array of the Python values, then float64
-    # (booleans 1/0, integers rounded to the nearest float64); a writable copy
-    matrix = t.array.reshape(t.shape).astype(np.float64)
-    return matrix if np.isfinite(matrix).all() else None
+    return t.array.reshape(t.shape).astype(np.float64)
+
+
+def _binary_columns(
+    inputs: list[Tensor], schema: CompiledSchema, max_rows: int
+) -> np.ndarray | None:
+    by_name = {t.name: t for t in inputs}
+    if len(inputs) != len(schema.names) or not all(n in by_name for n in schema.names):
+        return None
+    columns = [by_name[n] for n in schema.names]
+    n_rows = columns[0].shape[0]
+    if not 0 < n_rows <= max_rows or not all(
+        t.array is not None and t.shape in ([n_rows], [n_rows, 1]) for t in columns
+    ):
+        return None
+    # each column to float64 on its own, as each value is on the rows' way (stacking
+    # first would cast the columns to a common type before)
+    return np.column_stack([t.array.astype(np.float64) for t in columns if t.array is not None])
 
 
 def _request_rows(req: InferRequest, schema: CompiledSchema) -> list[list[Any]]:

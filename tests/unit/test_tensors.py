@@ -1,6 +1,7 @@
 """V2 binary tensors to the estimator's matrix (app/core/v2.py `request_matrix`): one
-binary [N, F] numeric tensor is cast as it lies in the body, and the matrix is the one
-the rows' way (JSON's) makes of the same values, bit for bit, for every datatype."""
+binary [N, F] numeric tensor, or one binary column per feature, is cast as it lies in
+the body, and the matrix is the one the rows' way (JSON's) makes of the same values,
+bit for bit, for every datatype."""
 
 from __future__ import annotations
 
@@ -125,3 +126,47 @@ def test_json_data_and_categorical_schemas_take_the_rows_way():
     )
     req = binary_request(np.array([1.0, 2.0, 3.0]))
     assert v2._binary_matrix(req, mixed, MAX_ROWS) is None
+
+
+def columnar_request(columns: dict[str, np.ndarray], shape_of=lambda n: [n]):
+    """A pandas-style binary request: one input per feature, each its own datatype."""
+    inputs, blobs = [], []
+    for name, values in columns.items():
+        blob = values.tobytes()
+        datatype = next(t for t, code in NUMPY_TYPES.items() if np.dtype(code) == values.dtype)
+        inputs.append(
+            {
+                "name": name,
+                "datatype": datatype,
+                "shape": shape_of(len(values)),
+                "parameters": {"binary_data_size": len(blob)},
+            }
+        )
+        blobs.append(blob)
+    head = orjson.dumps({"inputs": inputs, "parameters": {"content_type": "pd"}})
+    return parse_infer_request(head + b"".join(blobs), str(len(head)))
+
+
+@pytest.mark.parametrize("shape_of", [lambda n: [n], lambda n: [n, 1]])
+def test_binary_columns_of_mixed_datatypes_give_the_json_rows_matrix(shape_of):
+    n = 6
+    columns = {  # in another order than the schema's: the names place them
+        "x2": np.array([True, False, True, True, False, False]),
+        "x0": np.array([2**64 - 1, 2**63, 2**53 + 1, 0, 1, 7], dtype="<u8"),
+        "x1": np.array([-0.0, 1e-45, 3.4e38, -1.5, 0.1, 2.0], dtype="<f4"),
+    }
+    req = columnar_request(columns, shape_of)
+    assert v2._binary_matrix(req, schema(), MAX_ROWS) is not None
+    matrix, count = v2.request_matrix(req, schema(), MAX_ROWS)
+    rows = [[columns[f"x{j}"][i].item() for j in range(K)] for i in range(n)]
+    expected, _ = schema().rows_to_matrix(orjson.loads(orjson.dumps(rows)), MAX_ROWS)
+    assert count == n and matrix.tobytes() == expected.tobytes()
+    assert matrix.flags.c_contiguous and matrix.flags.writeable
+
+
+def test_columns_of_unequal_lengths_are_refused_by_the_rows_way():
+    columns = {f"x{j}": np.arange(3 + (j == 1), dtype="<f8") for j in range(K)}
+    req = columnar_request(columns)
+    assert v2._binary_matrix(req, schema(), MAX_ROWS) is None
+    with pytest.raises(InvalidInput, match="same number of rows"):
+        v2.request_matrix(req, schema(), MAX_ROWS)
