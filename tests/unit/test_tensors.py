@@ -170,3 +170,12 @@ def test_columns_of_unequal_lengths_are_refused_by_the_rows_way():
     assert v2._binary_matrix(req, schema(), MAX_ROWS) is None
     with pytest.raises(InvalidInput, match="same number of rows"):
         v2.request_matrix(req, schema(), MAX_ROWS)
+
+
+def test_bool_bytes_other_than_0_and_1_read_as_true_both_ways():
+    """The extension sends BOOL as one byte each; any byte but 0 is true, as
+    np.frombuffer reads it whether or not the values go through Python."""
+    values = np.frombuffer(bytes([0, 1, 2, 255, 128, 0]), dtype="?")
+    matrix, _ = v2.request_matrix(binary_request(values), schema(), MAX_ROWS)
+    assert matrix.tolist() == [[0.0, 1.0, 1.0], [1.0, 1.0, 0.0]]
+    assert matrix.tobytes() == rows_way(values, schema()).tobytes()
