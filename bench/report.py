@@ -265,19 +265,25 @@ def _zero_http(r: Result) -> list[str]:
                 f"{plain:.0f} ({plain / plain_bound:.2f}x) |"
             )
     if binary := inproc.get("v2_binary"):
-        costs = "; ".join(
-            f"{name} "
-            + ", ".join(
-                f"{BATCH_ROWS[key]} rows {us / 1000:.2f} ms ({cores * BATCH_ROWS[key] * 1e6 / us:.0f} rows/s)"
-                for key, us in by_key.items()
-            )
-            for name, by_key in binary.items()
-        )
-        lines += [
-            "",
-            f"The same batches as V2 binary tensors in process, ms per request (zero-HTTP bound): {costs}.",
-        ]
+        lines += ["", _v2_binary_in_process(binary, cores)]
     return lines
+
+
+def _v2_binary_in_process(binary: dict[str, dict[str, float]], cores: int) -> str:
+    """The V2 binary batches' in-process cost per request and their zero-HTTP bound."""
+
+    def one(key: str, us: float) -> str:
+        rows = BATCH_ROWS[key]
+        return f"{rows} rows {us / 1000:.2f} ms ({cores * rows * 1e6 / us:.0f} rows/s)"
+
+    costs = "; ".join(
+        f"{name} " + ", ".join(one(key, us) for key, us in by_key.items())
+        for name, by_key in binary.items()
+    )
+    return (
+        "The same batches as V2 binary tensors in process, ms per request (zero-HTTP "
+        f"bound): {costs}."
+    )
 
 
 def _memory(r: Result) -> str:
