@@ -13,7 +13,7 @@ import requests
 from bench import BenchError
 from bench.scenarios import (
     TRAINED,
-    V2_BINARY_HEADER_BYTES,
+    V2_BINARY_HEADERS,
     Scenario,
     churn_csv,
     registration,
@@ -78,7 +78,7 @@ def check_answers(stack: Stack, scenario: Scenario) -> None:
     res = stack.post(
         f"/v2/models/{scenario.name}/infer",
         data=v2_binary_body(X),
-        headers={"Inference-Header-Content-Length": str(V2_BINARY_HEADER_BYTES)},
+        headers=V2_BINARY_HEADERS,
         timeout=30,
     )
     res.raise_for_status()

@@ -25,7 +25,7 @@ from bench import BenchError
 from bench.scenarios import (
     BATCH_ROWS,
     JSON_BODY_ROWS,
-    V2_BINARY_HEADER_BYTES,
+    V2_BINARY_HEADERS,
     V2_MODEL,
     Scenario,
     registration,
@@ -74,7 +74,7 @@ def request_costs(scenarios: dict[str, Scenario], bodies: dict[str, dict[str, Pa
                     f"/v2/models/{name}/infer",
                     bodies[name]["v2bin" + key],
                     "application/octet-stream",
-                    {"Inference-Header-Content-Length": str(V2_BINARY_HEADER_BYTES)},
+                    V2_BINARY_HEADERS,
                 )
                 for key in BATCH_ROWS
             }

@@ -36,7 +36,7 @@ from bench.scenarios import (
     BATCH_ROWS,
     TRAINED,
     TRAINED_LABEL,
-    V2_BINARY_HEADER_BYTES,
+    V2_BINARY_HEADERS,
     V2_MODEL,
     Scenario,
     build_scenarios,
@@ -160,7 +160,6 @@ def v2_binary_batches(
     """The same batches as V2 binary [N, F] FP64 tensors: what a body that carries
     float64 bytes instead of JSON numbers buys."""
     url = NGINX_URL + f"/v2/models/{name}/infer"
-    headers = {"Inference-Header-Content-Length": str(V2_BINARY_HEADER_BYTES)}
     for key in BATCH_ROWS:
         run = load(
             url,
@@ -169,7 +168,7 @@ def v2_binary_batches(
             BATCH_CONNECTIONS,
             "application/octet-stream",
             cpu=CpuMeter(stack.pids()),
-            headers=headers,
+            headers=V2_BINARY_HEADERS,
         )
         entry[f"v2_binary_{key}"] = run
         entry["batch_errors"] += run["errors"]

@@ -24,6 +24,7 @@ BATCH_ROWS = {key: n for key, n in JSON_BODY_ROWS.items() if n > 1}
 # the V2 binary bodies' JSON header, padded with spaces to this many bytes: one
 # Inference-Header-Content-Length for every body wrk sends
 V2_BINARY_HEADER_BYTES = 512
+V2_BINARY_HEADERS = {"Inference-Header-Content-Length": str(V2_BINARY_HEADER_BYTES)}
 
 
 @dataclass(frozen=True)

@@ -214,11 +214,8 @@ def test_a_binary_batch_answers_as_api_v1_bit_for_bit(client, iris, iris_data):
             {"name": "predict_proba", "parameters": {"binary_data": True}},
         ],
     }
-    res = client.post(
-        "/v2/models/iris/infer",
-        data=binary_body(header, data)[0],
-        headers=binary_body(header, data)[1],
-    )
+    body, headers = binary_body(header, data)
+    res = client.post("/v2/models/iris/infer", data=body, headers=headers)
     assert res.status_code == 200, res.get_json()
     v1 = client.post(
         "/api/v1/models/iris/predict", json={"instances": X.tolist(), "return_proba": True}
@@ -233,11 +230,8 @@ def test_a_binary_batch_answers_as_api_v1_bit_for_bit(client, iris, iris_data):
     bad[2, 1] = np.nan
     data = bad.astype("<f8").tobytes()
     header["inputs"][0] |= {"shape": [4, 4], "parameters": {"binary_data_size": len(data)}}
-    res = client.post(
-        "/v2/models/iris/infer",
-        data=binary_body(header, data)[0],
-        headers=binary_body(header, data)[1],
-    )
+    body, headers = binary_body(header, data)
+    res = client.post("/v2/models/iris/infer", data=body, headers=headers)
     assert res.status_code == 400
     assert res.get_json() == {
         "error": "the instances do not match the model's input schema "
