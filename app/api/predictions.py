@@ -4,6 +4,7 @@ version, batches and counts; the answer is written with orjson."""
 
 from __future__ import annotations
 
+import numpy as np
 import orjson
 from flask import current_app, g, request
 from flask_restx import Namespace, Resource, fields
@@ -13,6 +14,8 @@ from app.api.errors import ERROR_MODEL, UnsupportedMediaType
 from app.api.params import bool_value, version_arg
 from app.core.errors import InvalidInput
 from app.core.jsonbody import json_object, only_keys_are_strings
+from app.core.jsonrows import PAYS_FROM_BYTES, numeric_rows
+from app.core.runtime import LoadedModel
 from app.services import services_of
 
 ns = Namespace(
@@ -73,6 +76,24 @@ def _parse_json(body: bytes) -> tuple[list, bool, bool]:
     return doc["instances"], proba, only_keys_are_strings(body, doc)
 
 
+def _json_matrix(body: bytes, model: LoadedModel, max_rows: int) -> tuple[np.ndarray, int, bool]:
+    """The rows as the model's matrix, their count, and whether probabilities are asked:
+    array rows of numbers straight from the body when it is beyond doubt, the parsed
+    document checked against the schema otherwise (which explains what is wrong)."""
+    schema = model.schema
+    numeric = None
+    if schema.all_numeric and len(body) >= PAYS_FROM_BYTES:
+        numeric = numeric_rows(body, len(schema.names), max_rows)
+    if numeric is not None:
+        matrix, proba = numeric
+        model.check_proba(proba)
+        return matrix, len(matrix), proba
+    instances, proba, no_strings = _parse_json(body)
+    model.check_proba(proba)
+    matrix, n = schema.rows_to_matrix(instances, max_rows, no_strings=no_strings)
+    return matrix, n, proba
+
+
 @ns.route("/<string:name>/predict")
 @ns.param("name", "Model name")
 @ns.param("version", "Version (default: production)", _in="query", type=int)
@@ -96,10 +117,8 @@ class Prediction(Resource):
             model = prediction.model
             mimetype = req.mimetype
             if mimetype == "application/json" or mimetype.endswith("+json"):
-                instances, proba, no_strings = _parse_json(read_prediction_body(req))
-                model.check_proba(proba)
-                matrix, n = model.schema.rows_to_matrix(
-                    instances, prediction.max_rows, no_strings=no_strings
+                matrix, n, proba = _json_matrix(
+                    read_prediction_body(req), model, prediction.max_rows
                 )
             elif mimetype in ("text/csv", "application/csv"):
                 proba = bool_value("return_proba", req.args.get("return_proba"))

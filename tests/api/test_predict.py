@@ -183,3 +183,66 @@ def test_a_missing_category_is_imputed_alone_and_in_a_batch(client, registry, mi
     )
     assert alone.get_json()["probabilities"][0] == expected[0].tolist()
     assert batched.get_json()["probabilities"][1] == expected[0].tolist()
+
+
+def large_rows(X: np.ndarray) -> np.ndarray:
+    """Rows enough for a body past jsonrows.PAYS_FROM_BYTES, with values that are
+    hard to read back: shifted by tiny amounts, negative zeros, integers."""
+    from app.core.jsonrows import PAYS_FROM_BYTES
+
+    rng = np.random.default_rng(7)
+    rows = np.resize(X, (2 * PAYS_FROM_BYTES // 40 + 1, X.shape[1])).copy()
+    rows += rng.choice([0.0, 1e-15, -3e-9, 0.1], rows.shape)
+    rows[::13, 0] = -0.0
+    rows[::7, 1] = np.round(rows[::7, 1])
+    return rows
+
+
+def test_a_large_batch_of_array_rows_answers_as_the_same_rows_as_objects(
+    client, iris, iris_data, monkeypatch
+):
+    """Array rows past PAYS_FROM_BYTES are read straight into float64 (app.core.jsonrows);
+    the same rows as objects take the orjson path: the answers are the same bits."""
+    from app.api import predictions
+
+    read_straight = []
+    read = predictions.numeric_rows
+
+    def spy(*args):
+        read_straight.append(read(*args))
+        return read_straight[-1]
+
+    monkeypatch.setattr(predictions, "numeric_rows", spy)
+    X = large_rows(iris_data[0])
+    objects = [dict(zip(IRIS_FEATURES, r, strict=True)) for r in X.tolist()]
+    answers = [
+        predict(
+            client, "iris", {"instances": rows, "return_proba": True}, query_string={"version": 2}
+        )
+        for rows in (X.tolist(), objects)
+    ]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert len(read_straight) == 2 and read_straight[0] is not None and read_straight[1] is None
+    arrays, keyed = (a.get_json() for a in answers)
+    assert arrays["predictions"] == keyed["predictions"] == iris["gb"].predict(X).tolist()
+    assert np.array(arrays["probabilities"]).tobytes() == np.array(keyed["probabilities"]).tobytes()
+    assert np.array_equal(arrays["probabilities"], iris["gb"].predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    "last_row, field, words",
+    [
+        ([5.1, 3.5, 1.4], "instances[{n}]", "4 values"),
+        ([5.1, 3.5, 1.4, [0.2]], "instances[{n}].petal_width", "expected a number"),
+        ([5.1, 3.5, 1.4, None], "instances[{n}].petal_width", ""),
+        ([5.1, "3.5", 1.4, 0.2], "instances[{n}].sepal_width", "expected a number"),
+    ],
+)
+def test_a_large_batch_with_one_bad_row_is_a_400_naming_it(
+    client, iris, iris_data, last_row, field, words
+):
+    X = large_rows(iris_data[0])
+    res = predict(client, "iris", {"instances": X.tolist() + [last_row]})
+    assert res.status_code == 400, res.get_json()
+    errors = res.get_json()["errors"]
+    assert words in errors[field.format(n=len(X))]
