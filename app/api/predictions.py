@@ -14,7 +14,7 @@ from app.api.errors import ERROR_MODEL, UnsupportedMediaType
 from app.api.params import bool_value, version_arg
 from app.core.errors import InvalidInput
 from app.core.jsonbody import json_object, only_keys_are_strings
-from app.core.jsonrows import PAYS_FROM_BYTES, numeric_rows
+from app.core.jsonrows import PAYS_FROM_BYTES, PREDICT_BODY_KEYS, numeric_rows
 from app.core.runtime import LoadedModel
 from app.services import services_of
 
@@ -60,7 +60,7 @@ def _parse_json(body: bytes) -> tuple[list, bool, bool]:
     """The rows, whether probabilities are asked, and whether the rows are proven to
     hold no string (the body's only strings are its keys)."""
     doc = json_object(body, "instances")
-    unknown = set(doc) - {"instances", "return_proba"}
+    unknown = set(doc) - PREDICT_BODY_KEYS
     if unknown:
         raise InvalidInput(
             "unknown field(s): " + ", ".join(sorted(map(str, unknown))),

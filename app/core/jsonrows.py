@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 import simdjson
 
-ALLOWED_KEYS = frozenset({"instances", "return_proba"})
+# the fields of a prediction body, here and on the orjson way (app/api/predictions.py)
+PREDICT_BODY_KEYS = frozenset({"instances", "return_proba"})
 # below this a request is served sooner the orjson way: in the app, this path costs
 # some 15 us more per request whatever the body (docs/performance.md, "JSON rows
 # without Python floats")
@@ -39,7 +40,7 @@ def numeric_rows(body: bytes, k: int, max_rows: int) -> tuple[np.ndarray, bool] 
     if not isinstance(doc, simdjson.Object):
         return None
     keys = list(doc.keys())
-    if len(set(keys)) != len(keys) or not set(keys) <= ALLOWED_KEYS or "instances" not in keys:
+    if len(set(keys)) != len(keys) or not set(keys) <= PREDICT_BODY_KEYS or "instances" not in keys:
         return None
     proba = doc.get("return_proba", False)
     rows = doc["instances"]
