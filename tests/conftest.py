@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -29,6 +30,15 @@ def need_binary(what: str) -> None:
     if IN_CI:
         pytest.fail(f"{what} is required in CI (.ci/run installs it)")
     pytest.skip(f"{what} not installed")
+
+
+def need_c_compiler() -> None:
+    """The fast path compiles small tree ensembles with the system's C compiler
+    (app/core/fastpath/native_trees.py); without one, onnxruntime sums them."""
+    from app.core.fastpath.native_trees import COMPILER
+
+    if shutil.which(COMPILER) is None:
+        need_binary(f"a C compiler ({COMPILER}, Debian's gcc)")
 
 
 @pytest.fixture(scope="session")

@@ -84,9 +84,10 @@ runtime_model = ns.model(
     {
         "engine": fields.String(
             required=True,
-            enum=["numpy", "onnxruntime", "sklearn"],
+            enum=["numpy", "native", "onnxruntime", "sklearn"],
             description="What answers this version's predictions: an exact compiled "
-            "predictor (numpy, onnxruntime) or scikit-learn itself",
+            "predictor (numpy; native: trees compiled to C; onnxruntime) or "
+            "scikit-learn itself",
         ),
         "verified": fields.Boolean(
             required=True,

@@ -1,6 +1,6 @@
 """The exact fast path through the HTTP API, on SQLite and PostgreSQL: versions of
-every linear family (uploaded, and trained by the training endpoint on data with
-categorical columns and missing values) say which engine serves them, and answer
+every linear and tree family (uploaded, and trained by the training endpoint on data
+with categorical columns and missing values) say which engine serves them, and answer
 exactly what scikit-learn answers on adversarial rows; unsupported models and
 FAST_PATH=off serve with scikit-learn and say why; the metrics count rows by engine."""
 
@@ -12,11 +12,20 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 import skops.io as sio
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.ensemble import (
+    ExtraTreesRegressor,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.linear_model import Lasso, LogisticRegression, Ridge, RidgeClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.tree import DecisionTreeClassifier
 
 from app import create_app
 from app.config import TestingConfig
@@ -25,7 +34,7 @@ from tests.api.test_models import upload
 from tests.api.test_training import people_csv, train
 from tests.api.test_training import upload as upload_dataset
 from tests.api.test_training import worker as worker  # noqa: F401 - the fixture
-from tests.conftest import IRIS_FEATURES
+from tests.conftest import IRIS_FEATURES, need_c_compiler
 
 IRIS_X, IRIS_Y = load_iris(return_X_y=True)
 CANCER_X, CANCER_Y = load_breast_cancer(return_X_y=True)
@@ -115,9 +124,58 @@ def test_uploaded_linear_versions_are_served_by_numpy_bit_for_bit(client, name):
     assert engine_rows(client, name, "numpy") - before == 1 + 3 + len(X) + 1000
 
 
+TREE_UPLOADS = {
+    "tree-classifier": (lambda: DecisionTreeClassifier(random_state=0), "multi"),
+    "forest-classifier": (lambda: RandomForestClassifier(20, random_state=0), "binary"),
+    "extra-trees-regressor": (lambda: ExtraTreesRegressor(10, random_state=0), "regression"),
+    "boosting-multi": (lambda: GradientBoostingClassifier(n_estimators=20), "multi"),
+    "boosting-binary": (lambda: GradientBoostingClassifier(n_estimators=20), "binary"),
+    "boosting-regressor": (lambda: GradientBoostingRegressor(n_estimators=20), "regression"),
+    "hist-boosting": (lambda: HistGradientBoostingClassifier(max_iter=20), "multi"),
+}
+TREE_DATA = {
+    "multi": (IRIS_X, IRIS_Y),
+    "binary": (CANCER_X, CANCER_Y),
+    "regression": (DIABETES_X, DIABETES_Y),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TREE_UPLOADS))
+def test_uploaded_tree_versions_are_served_compiled_bit_for_bit(client, name):
+    """Trees whose rows scikit-learn casts to float32 run compiled to C; a
+    HistGradientBoosting (float64 rows) on onnxruntime."""
+    need_c_compiler()
+    make, data = TREE_UPLOADS[name]
+    X_train, y = TREE_DATA[data]
+    est = make().fit(X_train, y)
+    expected = "onnxruntime" if name == "hist-boosting" else "native"
+    res = upload(client, name, sio.dumps(est))
+    assert res.status_code == 201, res.get_json()
+    runtime = client.get(f"/api/v1/models/{name}/versions/1").get_json()["runtime"]
+    assert runtime["engine"] == expected and runtime["verified"] is True, runtime
+
+    X = adversarial(X_train)
+    proba = hasattr(est, "predict_proba")
+    before = engine_rows(client, name, expected)
+    for rows in (X[:1], X[:3], X, np.tile(X, (3000 // len(X) + 1, 1))[:3000]):
+        body = {"instances": rows.tolist(), "return_proba": proba}
+        res = client.post(f"/api/v1/models/{name}/predict", json=body)
+        assert res.status_code == 200, res.get_json()
+        out = res.get_json()
+        # 1e300 becomes float32's infinity, answered as served (without the finite check)
+        with np.errstate(over="ignore"), sklearn.config_context(assume_finite=True):
+            assert out["predictions"] == as_served(est.predict(rows))
+            if proba:
+                assert out["probabilities"] == as_served(est.predict_proba(rows))
+    served = engine_rows(client, name, expected) - before
+    sklearn_rows = 3000 if served == 1 + 3 + len(X) else 0  # above a measured limit
+    assert served + sklearn_rows == 1 + 3 + len(X) + 3000
+
+
 def test_trained_pipelines_with_categories_and_missing_values_are_served_bit_for_bit(
     client, worker
 ):
+    need_c_compiler()
     res = upload_dataset(client, people_csv(120), target="label", name="people.csv")
     assert res.status_code == 201, res.get_json()
     dataset = res.get_json()["id"]
@@ -137,18 +195,26 @@ def test_trained_pipelines_with_categories_and_missing_values_are_served_bit_for
             "income": [np.nan if r["income"] is None else float(r["income"]) for r in rows],
         }
     )
-    for algorithm in ("linear", "ridge", "lasso"):
-        name = f"people-{algorithm}"
+    engines = {
+        "linear": "numpy",
+        "ridge": "numpy",
+        "lasso": "numpy",
+        "decision_tree": "native",
+        "random_forest": "native",
+        "gradient_boosting": "native",
+    }
+    for algorithm, engine in engines.items():
+        name = f"people-{algorithm}".replace("_", "-")
         res = train(client, name, dataset=dataset, algorithm=algorithm, cv_folds=2)
         assert res.status_code == 202, res.get_json()
         assert worker.run_one()
         job = client.get(res.get_json()["url"]).get_json()
         assert job["status"] == "succeeded", job
         runtime = client.get(f"/api/v1/models/{name}/versions/1").get_json()["runtime"]
-        assert runtime["engine"] == "numpy" and runtime["verified"], (algorithm, runtime)
+        assert runtime["engine"] == engine and runtime["verified"], (algorithm, runtime)
 
         loaded = services_of(client.application).registry.resolve(name)
-        assert loaded.engine == "numpy"
+        assert loaded.engine == engine
         est = loaded.estimator  # the stored artifact, predicted with by scikit-learn here
         proba = hasattr(est, "predict_proba")
         res = client.post(
@@ -157,9 +223,11 @@ def test_trained_pipelines_with_categories_and_missing_values_are_served_bit_for
         assert res.status_code == 200, res.get_json()
         out = res.get_json()
         columns = [f["name"] for f in loaded.schema.features]
-        assert out["predictions"] == as_served(est.predict(frame[columns]))
-        if proba:
-            assert out["probabilities"] == as_served(est.predict_proba(frame[columns]))
+        # 1e300 becomes float32's infinity in a tree, answered as served
+        with np.errstate(over="ignore"), sklearn.config_context(assume_finite=True):
+            assert out["predictions"] == as_served(est.predict(frame[columns]))
+            if proba:
+                assert out["probabilities"] == as_served(est.predict_proba(frame[columns]))
 
 
 def test_unsupported_models_are_served_by_scikit_learn_with_the_reason(client):
@@ -179,11 +247,12 @@ def test_unsupported_models_are_served_by_scikit_learn_with_the_reason(client):
     assert engine_rows(client, "knn", "sklearn") - before == 4
 
 
-def test_the_demo_tree_models_are_proven_on_onnxruntime(client, iris):
+def test_the_demo_tree_models_are_proven_compiled_to_c(client, iris):
+    need_c_compiler()
     shown = client.get("/api/v1/models/iris").get_json()
-    assert [v["runtime"]["engine"] for v in shown["versions"]] == ["onnxruntime"] * 2
+    assert [v["runtime"]["engine"] for v in shown["versions"]] == ["native"] * 2
     assert all(v["runtime"]["verified"] for v in shown["versions"])
-    before = engine_rows(client, "iris", "onnxruntime")
+    before = engine_rows(client, "iris", "native")
     res = client.post(
         "/api/v1/models/iris/predict",
         json={"instances": IRIS_X[:4].tolist(), "return_proba": True},
@@ -191,7 +260,7 @@ def test_the_demo_tree_models_are_proven_on_onnxruntime(client, iris):
     body = res.get_json()
     assert body["predictions"] == iris["tree"].predict(IRIS_X[:4]).tolist()
     assert body["probabilities"] == iris["tree"].predict_proba(IRIS_X[:4]).tolist()
-    assert engine_rows(client, "iris", "onnxruntime") - before == 4
+    assert engine_rows(client, "iris", "native") - before == 4
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from app.core.fastpath import crossover, engine
 from app.core.registry import describe_estimator
 from app.core.runtime import LoadedModel
 from app.core.schema import CompiledSchema, derive_schema
+from tests.conftest import need_c_compiler
 
 X, Y = load_breast_cancer(return_X_y=True)
 
@@ -57,7 +58,8 @@ def test_beyond_the_largest_size_the_cost_lines_are_extended():
     assert crossover.crossing(timings) == 9990
 
 
-def test_a_forest_is_handed_to_scikit_learn_beyond_its_measured_limit():
+def test_a_forest_is_handed_to_scikit_learn_beyond_its_measured_limit(monkeypatch):
+    monkeypatch.setenv("FAST_PATH_NATIVE", "off")  # onnxruntime sums the trees
     forest = RandomForestClassifier(n_estimators=30, random_state=0).fit(X, Y)
     model = loaded(forest)
     engine.select_engine(model, None, "abc", enabled=True)
@@ -74,6 +76,23 @@ def test_a_forest_is_handed_to_scikit_learn_beyond_its_measured_limit():
         assert out["predictions"] == forest.predict(rows).tolist()
         assert out["probabilities"] == forest.predict_proba(rows).tolist()
     assert seen == ["onnxruntime", "sklearn"]
+
+
+def test_trees_compiled_to_c_are_timed_and_serve_up_to_their_limit():
+    need_c_compiler()
+    forest = RandomForestClassifier(n_estimators=30, random_state=0).fit(X, Y)
+    model = loaded(forest)
+    engine.select_engine(model, None, "abc", enabled=True)
+    assert model.engine == "native"
+    limit = model.compiled_max_rows  # None: faster than scikit-learn at every size timed
+    largest = crossover.SIZES[-1] + 1 if limit is None else limit
+    seen = []
+    model.on_engine = lambda name, version, eng, rows: seen.append(eng)
+    for rows in (X[:1], np.resize(X, (largest, X.shape[1]))):
+        out = model.predict(rows, True)
+        assert out["predictions"] == forest.predict(rows).tolist()
+        assert out["probabilities"] == forest.predict_proba(rows).tolist()
+    assert seen == ["native", "native"]
 
 
 def test_numpy_stages_are_never_timed_nor_limited(monkeypatch):

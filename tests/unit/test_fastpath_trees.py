@@ -1,7 +1,8 @@
 """Compiled tree ensembles (app/core/fastpath/trees.py) against scikit-learn itself:
-every family x task, with and without missing values, bit for bit (`np.array_equal`) on
-the probe rows, random rows, the training rows and batches of 1, 2, 3, 17, 256 and 1000
-rows; the probes' coverage and power; what is refused; fork and threads."""
+every family x task, with and without missing values, on both engines (trees compiled
+to C and onnxruntime), bit for bit (`np.array_equal`) on the probe rows, random rows,
+the training rows and batches of 1, 2, 3, 17, 256 and 1000 rows; the probes' coverage
+and power; what is refused; fork and threads."""
 
 from __future__ import annotations
 
@@ -32,8 +33,10 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from app.core.fastpath.contract import Unsupported
 from app.core.fastpath.trees import compile_trees
+from tests.conftest import need_c_compiler
 
 BATCH_SIZES = (1, 2, 3, 17, 256, 1000)
+ENGINES = ("native", "onnxruntime")
 
 CLASSIFIERS = {
     "decision_tree": DecisionTreeClassifier(random_state=0),
@@ -86,26 +89,35 @@ def cases():
                 yield pytest.param(task, name, with_nan, id=f"{name}-{task}-nan{with_nan}")
 
 
+def expected_engine(name: str, engine: str) -> str:
+    """HistGradientBoosting compares float64 rows: onnxruntime sums its trees either way."""
+    return "onnxruntime" if name == "hist_gradient_boosting" else engine
+
+
 @pytest.fixture(scope="module")
 def fitted():
-    cache: dict[tuple[str, str, bool], tuple] = {}
+    cache: dict[tuple[str, str, bool, str], tuple] = {}
 
-    def fit(task: str, name: str, with_nan: bool):
-        key = (task, name, with_nan)
+    def fit(task: str, name: str, with_nan: bool, engine: str = "onnxruntime"):
+        key = (task, name, with_nan, engine)
+        if engine == "native":
+            need_c_compiler()
         if key not in cache:
             X, y = dataset(task, with_nan)
             family = REGRESSORS if task == "regression" else CLASSIFIERS
             est = clone(family[name]).fit(X, y)
-            cache[key] = (X, est, compile_trees(est))
+            stage = compile_trees(est, native=engine == "native")
+            assert stage.engine == expected_engine(name, engine)
+            cache[key] = (X, est, stage)
         return cache[key]
 
     return fit
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("task", "name", "with_nan"), list(cases()))
-def test_compiled_answers_equal_scikit_learn_bit_for_bit(fitted, task, name, with_nan):
-    X, est, stage = fitted(task, name, with_nan)
-    assert stage.engine == "onnxruntime"
+def test_compiled_answers_equal_scikit_learn_bit_for_bit(fitted, task, name, with_nan, engine):
+    X, est, stage = fitted(task, name, with_nan, engine)
     probes = stage.probe_rows()
     assert len(probes) > 0
     if with_nan:
@@ -155,6 +167,17 @@ def test_probe_rows_catch_a_missing_float32_cast_and_flipped_missing_directions(
     probes = compile_trees(forest).probe_rows()
     no_cast = TreeStage(dataclasses.replace(ensemble, float32_input=False), X.shape[1], True)
     assert not np.array_equal(no_cast.predict_proba(probes), forest.predict_proba(probes))
+    flipped = [dataclasses.replace(t, missing_left=~t.missing_left) for t in ensemble.trees]
+    need_c_compiler()
+    for engine in ENGINES:
+        wrong = TreeStage(
+            dataclasses.replace(ensemble, trees=flipped),
+            X.shape[1],
+            True,
+            native=engine == "native",
+        )
+        assert wrong.engine == engine
+        assert not np.array_equal(wrong.predict_proba(probes), forest.predict_proba(probes))
 
     hgb = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(X, y)
     ensemble = adapter_for(hgb)(hgb)
@@ -191,20 +214,26 @@ def test_a_forest_too_big_for_every_variant_still_covers_every_node():
     assert np.array_equal(compile_trees(forest).predict(probes), forest.predict(probes))
 
 
-def test_a_constant_tree_and_a_single_stump_compile_exactly():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_constant_tree_and_a_single_stump_compile_exactly(engine):
+    if engine == "native":
+        need_c_compiler()
     X = np.arange(20, dtype=float).reshape(10, 2)
     for est in (
         DecisionTreeRegressor().fit(X, np.ones(10)),
         DecisionTreeClassifier().fit(X, [1] * 10),
     ):
-        stage = compile_trees(est)
+        stage = compile_trees(est, native=engine == "native")
+        assert stage.engine == engine
         assert_same_answers(est, stage, X)
     # constant features: every HistGradientBoosting tree is a leaf, only the baseline moves
     hgb = HistGradientBoostingClassifier(max_iter=3).fit(np.ones((40, 2)), np.arange(40) % 3)
     assert len(compile_trees(hgb).probe_rows()) == 0
     assert_same_answers(hgb, compile_trees(hgb), random_rows(X, 50, with_nan=True))
     gb = GradientBoostingClassifier(n_estimators=3, max_depth=1).fit(X, [0, 1, 2, 0, 1] * 2)
-    assert_same_answers(gb, compile_trees(gb), random_rows(X, 50, with_nan=False))
+    gb_stage = compile_trees(gb, native=engine == "native")
+    assert gb_stage.engine == engine
+    assert_same_answers(gb, gb_stage, random_rows(X, 50, with_nan=False))
 
 
 def refused_estimators():
@@ -244,9 +273,10 @@ def test_what_is_not_reproduced_exactly_is_unsupported_with_a_reason(est, reason
         compile_trees(est)
 
 
-def test_it_answers_and_refuses_input_as_scikit_learn_does_when_serving(fitted):
-    X, gb, gb_stage = fitted("binary", "gradient_boosting", False)
-    _, forest, forest_stage = fitted("binary", "random_forest", True)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_it_answers_and_refuses_input_as_scikit_learn_does_when_serving(fitted, engine):
+    X, gb, gb_stage = fitted("binary", "gradient_boosting", False, engine)
+    _, forest, forest_stage = fitted("binary", "random_forest", True, engine)
     _, hgb, hgb_stage = fitted("binary", "hist_gradient_boosting", True)
     nan_row = np.where(np.arange(X.shape[1]) == 3, np.nan, X[0])[None, :]
     for est, stage in ((gb, gb_stage),):
@@ -272,8 +302,9 @@ def test_it_answers_and_refuses_input_as_scikit_learn_does_when_serving(fitted):
         fitted("regression", "random_forest", False)[2].predict_proba(X[:1, :10])
 
 
-def test_one_stage_answers_from_several_threads_at_once(fitted):
-    X, est, stage = fitted("multiclass", "random_forest", True)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_one_stage_answers_from_several_threads_at_once(fitted, engine):
+    X, est, stage = fitted("multiclass", "random_forest", True, engine)
     rows = random_rows(X, 2000, with_nan=True)
     expected = est.predict_proba(rows)
     chunks = np.array_split(rows, 64)
@@ -292,7 +323,8 @@ FORK_SCRIPT = textwrap.dedent(
 
     X, y = load_iris(return_X_y=True)
     forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
-    stage = compile_trees(forest)
+    stage = compile_trees(forest, native=sys.argv[1] == "native")
+    assert stage.engine == sys.argv[1], stage.engine
     # what gunicorn's master may do: compile, and never import onnxruntime
     assert "onnxruntime" not in sys.modules, "compile_trees imported onnxruntime"
     pid = os.fork()
@@ -305,23 +337,28 @@ FORK_SCRIPT = textwrap.dedent(
 )
 
 
-def test_a_worker_forked_after_compile_predicts_exactly_and_exits():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_worker_forked_after_compile_predicts_exactly_and_exits(engine):
+    if engine == "native":
+        need_c_compiler()
     # a subprocess: this test session may have imported onnxruntime already, and a
     # child forked after that import hangs at exit (see docs/performance.md)
-    done = subprocess.run([sys.executable, "-c", FORK_SCRIPT], timeout=120, capture_output=True)
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT, engine], timeout=120, capture_output=True
+    )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
 
 
 def _predict_in_child(stage, rows, queue):
     proba = stage.predict_proba(rows)
-    queue.put((stage.session._pid, proba))
+    queue.put((stage.sums.session._pid, proba))
 
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_session_made_before_fork_is_not_reused_in_the_child(fitted):
     X, est, stage = fitted("multiclass", "gradient_boosting", False)
     stage.predict(X[:1])
-    parent_session = stage.session._pid
+    parent_session = stage.sums.session._pid
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     child = context.Process(target=_predict_in_child, args=(stage, X, queue))

@@ -24,16 +24,16 @@ CHILD = textwrap.dedent(
 
     X, y = load_iris(return_X_y=True)
     est = GradientBoostingClassifier(n_estimators=5, random_state=0).fit(X, y)
-    stage = compile_trees(est)
+    stage = compile_trees(est, native=False)
     assert warm_in_master() and "onnxruntime" in sys.modules
     stage.predict(X[:1])  # the session is made here, before the fork, as in the master
-    made_here = stage.session._session
+    made_here = stage.sums.session._session
     marker = sys.argv[1]
     pid = os.fork()
     if pid == 0:  # as gunicorn's worker: sys.exit, and worker_exit in a finally
         try:
             ok = np.array_equal(stage.predict_proba(X), est.predict_proba(X))
-            shared = stage.session._session is made_here
+            shared = stage.sums.session._session is made_here
             sys.exit(7 if ok and shared else 3)
         finally:
             leave_worker([lambda: open(marker, "w").write("cleaned")])

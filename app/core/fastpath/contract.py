@@ -1,5 +1,5 @@
 """What a compiled stage is: the contract between the compilers (NumPy replay of
-linear models and transformers, onnxruntime tree ensembles) and the verification that
+linear models and transformers, tree ensembles in C or onnxruntime) and the verification that
 decides whether a compiled predictor may serve a version."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class FinalStage(Protocol):
     row per sample) that scikit-learn's own final estimator would receive, and answers
     what that estimator's `predict` / `predict_proba` answer, bit for bit."""
 
-    engine: str  # "numpy" or "onnxruntime"
+    engine: str  # "numpy", "native" (trees compiled to C) or "onnxruntime"
 
     def predict(self, X: Matrix) -> npt.NDArray[np.generic]: ...
 

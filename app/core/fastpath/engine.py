@@ -33,7 +33,7 @@ from app.core.runtime import LoadedModel, unverified
 log = logging.getLogger(__name__)
 
 DISABLED = "FAST_PATH=off: scikit-learn serves every version"
-FORK_SAFE_ENGINES = frozenset({"numpy"})  # may always be probed in gunicorn's master
+FORK_SAFE_ENGINES = frozenset({"numpy", "native"})  # may always be probed in gunicorn's master
 UNTIMED_ENGINES = frozenset({"numpy"})  # never slower than scikit-learn (crossover)
 
 

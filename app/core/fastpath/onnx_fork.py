@@ -48,7 +48,7 @@ def warm_in_master() -> bool:
 
     from app.core.fastpath.trees import compile_trees
 
-    stage = compile_trees(DecisionTreeRegressor().fit([[0.0], [1.0]], [0.0, 1.0]))
+    stage = compile_trees(DecisionTreeRegressor().fit([[0.0], [1.0]], [0.0, 1.0]), native=False)
     stage.predict(np.zeros((1, 1)))
     _set_up_for_forks = True
     log.info("onnxruntime %s set up in the master, shared by the workers", onnxruntime.__version__)

@@ -1,26 +1,32 @@
-"""Exact tree ensembles on onnxruntime: `compile_trees(estimator)` turns a fitted
-DecisionTree, RandomForest, ExtraTrees, GradientBoosting or HistGradientBoosting
-classifier or regressor into a `FinalStage` whose answers are scikit-learn's, bit for bit.
+"""Exact tree ensembles: `compile_trees(estimator)` turns a fitted DecisionTree,
+RandomForest, ExtraTrees, GradientBoosting or HistGradientBoosting classifier or
+regressor into a `FinalStage` whose answers are scikit-learn's, bit for bit.
 
-onnxruntime sums the leaves (`onnx_graph`, in a session per process: `onnx_session`);
-what scikit-learn does before and after the sum follows each family's own rules
+The leaves are summed by the trees compiled to C (`native_trees`) where a C compiler is
+at hand, the family casts its rows to float32 and the ensemble is small enough; else by
+onnxruntime (`onnx_graph`, in a session per process: `onnx_session`). What
+scikit-learn does before and after the sum follows each family's own rules
 (`onnx_families`): the float32 cast of X (all but HistGB), the baseline summed first, the
 division by the number of trees, the label tie rules and the loss's own link functions.
 `probe_rows` (`onnx_probes`) gives the rows where a wrong compilation would show."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from app.core.fastpath.contract import FinalStage, Matrix, Unsupported
+from app.core.fastpath.contract import Matrix, Unsupported
+from app.core.fastpath.native_trees import NativeSums
 from app.core.fastpath.onnx_families import Ensemble, adapter_for
 from app.core.fastpath.onnx_graph import build_model, constant_tree
 from app.core.fastpath.onnx_probes import probe_rows
 from app.core.fastpath.onnx_session import LazySession
+
+log = logging.getLogger(__name__)
 
 # the library versions these families were verified with, bit for bit (the unit tests)
 TESTED_VERSIONS = {"scikit-learn": "1.9.1", "onnx": "1.23.2", "onnxruntime": "1.31.1"}
@@ -30,19 +36,45 @@ TESTED_VERSIONS = {"scikit-learn": "1.9.1", "onnx": "1.23.2", "onnxruntime": "1.
 _FLOAT32_OVERFLOW = float(2**128 - 2**103)
 
 
-class TreeStage:
-    """A compiled tree ensemble. It answers as scikit-learn does when it serves (its
-    finiteness checks skipped: values beyond float32 become infinities) and refuses NaN
-    where the estimator takes no missing values."""
+class OnnxSums:
+    """The trees' leaf sums, (n, n_targets) float64, from an onnxruntime session."""
 
     engine = "onnxruntime"
 
-    def __init__(self, ensemble: Ensemble, n_features: int, allow_nan: bool) -> None:
+    def __init__(self, ensemble: Ensemble, n_features: int) -> None:
         trees = ensemble.trees
         if ensemble.baseline is not None:
             trees = [constant_tree(ensemble.baseline), *trees]
         self.model = build_model(trees, n_features, ensemble.n_targets, ensemble.float32_input)
         self.session = LazySession(self.model)
+
+    def run(self, X: npt.NDArray[np.floating[Any]]) -> Matrix:
+        return self.session.run(X)
+
+
+Sums = OnnxSums | NativeSums
+
+
+def _sums(ensemble: Ensemble, n_features: int, native: bool) -> Sums:
+    """Compiled C where it may serve, onnxruntime otherwise (the reason logged)."""
+    if native and ensemble.float32_input:
+        try:
+            return NativeSums(ensemble.trees, ensemble.baseline, n_features, ensemble.n_targets)
+        except Unsupported as exc:
+            log.info("trees not compiled to C (%s): onnxruntime sums them", exc)
+    return OnnxSums(ensemble, n_features)
+
+
+class TreeStage:
+    """A compiled tree ensemble. It answers as scikit-learn does when it serves (its
+    finiteness checks skipped: values beyond float32 become infinities) and refuses NaN
+    where the estimator takes no missing values."""
+
+    def __init__(
+        self, ensemble: Ensemble, n_features: int, allow_nan: bool, *, native: bool = True
+    ) -> None:
+        self.sums = _sums(ensemble, n_features, native)
+        self.engine = self.sums.engine
         self.n_features = n_features
         self.allow_nan = allow_nan
         self._ensemble = ensemble
@@ -68,7 +100,7 @@ class TreeStage:
         graph_input = self._input(X)
         if len(graph_input) == 0:
             raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
-        return self.session.run(graph_input)
+        return self.sums.run(graph_input)
 
     def predict(self, X: Matrix) -> npt.NDArray[np.generic]:
         return self._ensemble.predict(self.raw(X))
@@ -104,11 +136,12 @@ def _accepts_nan(estimator: Any, n_features: int) -> bool:
     return True
 
 
-def compile_trees(estimator: Any) -> FinalStage:
-    """The compiled form of a fitted tree ensemble, or `Unsupported(reason)`."""
+def compile_trees(estimator: Any, *, native: bool = True) -> TreeStage:
+    """The compiled form of a fitted tree ensemble, or `Unsupported(reason)`; `native`
+    false keeps it on onnxruntime."""
     adapter = adapter_for(estimator)
     n_features = getattr(estimator, "n_features_in_", None)
     if not isinstance(n_features, int):
         raise Unsupported(f"{type(estimator).__name__} is not fitted")
     ensemble = adapter(estimator)
-    return TreeStage(ensemble, n_features, _accepts_nan(estimator, n_features))
+    return TreeStage(ensemble, n_features, _accepts_nan(estimator, n_features), native=native)
