@@ -70,7 +70,7 @@ def test_bench_harness_runs_end_to_end(tmp_path):
             cpu = m[batch]["cpu"]
             assert len(cpu["worker_cores"]) == 2 and sum(cpu["worker_cores"]) > 0, (name, cpu)
             assert abs(sum(cpu["worker_share"]) - 1) < 0.05, (name, cpu)
-        assert m["engine"] in ("sklearn", "numpy", "onnxruntime"), name
+        assert m["engine"] in ("sklearn", "numpy", "native", "onnxruntime"), name
         if name != "bench-d":
             for batch in ("v2_binary_1k", "v2_binary_10k"):
                 assert m[batch]["requests"] > 0 and m[batch]["errors"] == 0, (name, m[batch])
