@@ -379,3 +379,19 @@ def test_a_model_fitted_on_a_dataframe_compiles_without_warnings():
         est.fit(frame, y)
         stage = compile_trees(est)  # warnings are errors in this suite
         assert np.array_equal(stage.predict_proba(X), est.predict_proba(frame))
+
+
+def test_a_compiler_that_fails_leaves_the_trees_on_onnxruntime(monkeypatch, tmp_path):
+    """A C compiler that cannot build the library (here: one that always fails) is a
+    reason to sum on onnxruntime, not to leave the version on scikit-learn."""
+    from app.core.fastpath import native_trees
+
+    failing = tmp_path / "cc"
+    failing.write_text("#!/bin/sh\necho 'cc: no headers' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    monkeypatch.setattr(native_trees, "COMPILER", str(failing))
+    X, y = dataset("multiclass", with_nan=False)
+    forest = RandomForestClassifier(n_estimators=3, random_state=7).fit(X, y)
+    stage = compile_trees(forest)
+    assert stage.engine == "onnxruntime"
+    assert_same_answers(forest, stage, X)

@@ -201,7 +201,10 @@ class NativeSums:
             raise Unsupported(f"{nodes} nodes, more than the {MAX_NODES} compiled to C")
         self.engine = ENGINE
         self.n_targets = n_targets
-        self._predictor = _compiled(_model(trees, baseline, n_features, n_targets))
+        try:
+            self._predictor = _compiled(_model(trees, baseline, n_features, n_targets))
+        except Exception as exc:  # noqa: BLE001 - e.g. a compiler without C headers
+            raise Unsupported(f"compiling the trees failed: {type(exc).__name__}: {exc}") from exc
 
     def run(self, X: npt.NDArray[np.floating[Any]]) -> Matrix:
         """X: the rows as scikit-learn compares them (float32 values), any float dtype."""
