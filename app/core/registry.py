@@ -476,11 +476,12 @@ class Registry:
             self._store_runtime(loaded.name, loaded.version, record)
 
     def _store_runtime(self, name: str, version: int, record: dict[str, Any]) -> None:
-        """Keep a verdict proven here for a version registered without one."""
+        """Keep a verdict proven here for a version registered without one, or whose
+        verdict named another engine (`fastpath.backfill`)."""
         try:
             with self.db.session() as s:
                 v = self._version(s, self._model(s, name), version)
-                if not v.runtime:
+                if not v.runtime or v.runtime.get("engine") != record["engine"]:
                     v.runtime = record
         except (DatabaseUnavailable, SQLAlchemyError) as exc:  # proven again next time
             log.warning("could not store the verdict of %s v%s: %s", name, version, exc)

@@ -318,6 +318,31 @@ def test_a_version_registered_before_the_fast_path_is_proven_where_it_loads(clie
     assert shown["engine"] == "numpy" and shown["verified"] is True
 
 
+def test_a_tree_version_proven_on_onnxruntime_is_proven_again_where_it_compiles_to_c(
+    client, app, monkeypatch
+):
+    """Registered where its trees could not be compiled (FAST_PATH_NATIVE=off here, no
+    compiler in a container): onnxruntime's verdict is stored. Loaded where they can,
+    the trees are proven in full on the new engine, which serves, and the stored
+    verdict (what the API shows) names it."""
+    need_c_compiler()
+    est = RandomForestClassifier(10, random_state=0).fit(IRIS_X, IRIS_Y)
+    monkeypatch.setenv("FAST_PATH_NATIVE", "off")
+    assert upload(client, "moved", sio.dumps(est)).status_code == 201
+    shown = client.get("/api/v1/models/moved/versions/1").get_json()["runtime"]
+    assert shown["engine"] == "onnxruntime" and shown["verified"] is True
+
+    monkeypatch.delenv("FAST_PATH_NATIVE")
+    services = services_of(app)
+    services.registry.cache.clear()
+    res = client.post("/api/v1/models/moved/predict", json={"instances": IRIS_X[:3].tolist()})
+    assert res.get_json()["predictions"] == est.predict(IRIS_X[:3]).tolist()
+    assert services.registry.resolve("moved").engine == "native"
+    shown = client.get("/api/v1/models/moved/versions/1").get_json()["runtime"]
+    assert shown["engine"] == "native" and shown["verified"] is True
+    assert shown["reason"].startswith("bitwise equal to scikit-learn on ")
+
+
 def test_the_v2_protocol_is_answered_by_the_same_compiled_predictor(client):
     est = UPLOADS["logit-binary"]()
     assert upload(client, "v2fast", sio.dumps(est)).status_code == 201

@@ -32,6 +32,7 @@ from app.core.registry import describe_estimator
 from app.core.runtime import LoadedModel
 from app.core.schema import CompiledSchema, derive_schema
 from app.core.training.pipeline import build_pipeline, feature_schema, prepare_features
+from tests.conftest import need_c_compiler
 
 IRIS_X, IRIS_Y = load_iris(return_X_y=True)
 CANCER_X, CANCER_Y = load_breast_cancer(return_X_y=True)
@@ -347,6 +348,43 @@ def test_a_stage_of_another_engine_is_proven_at_the_first_prediction_not_in_the_
     assert out["probabilities"] == model.estimator.predict_proba(CANCER_X[:2]).tolist()
     model.predict(CANCER_X[:2])
     assert len(probed) == 1  # once per process
+
+
+def test_a_verdict_proven_on_another_engine_is_proven_again_in_full_and_superseded(
+    monkeypatch,
+):
+    """A tree version registered where its trees ran on onnxruntime (no C compiler, or
+    before the C engine) and loaded where they compile to C: the stored verdict does not
+    vouch for the new engine, so it is probed in full, and the verdict to store names
+    the engine that serves; the same engine again needs only the short re-check."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    need_c_compiler()
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(CANCER_X, CANCER_Y)
+    monkeypatch.setenv("FAST_PATH_NATIVE", "off")
+    stored = engine.registration_verdict(loaded(forest), "abc")
+    assert stored["engine"] == "onnxruntime" and stored["verified"] is True
+    monkeypatch.delenv("FAST_PATH_NATIVE")
+    probed = []
+    real_probe = engine.probe
+
+    def counting_probe(*args):
+        probed.append(args[2])
+        return real_probe(*args)
+
+    monkeypatch.setattr(engine, "probe", counting_probe)
+    model = loaded(forest)
+    engine.select_engine(model, stored, "abc", enabled=True)
+    assert probed == [verify.BATCH_SIZES]
+    assert model.engine == "native" and model.runtime["verified"] is True
+    record = engine.backfill(model, stored, "abc")
+    assert record is not None and record["engine"] == "native"
+    assert record["artifact_sha256"] == "abc" and record["libraries"] == stored["libraries"]
+
+    again = loaded(forest)
+    engine.select_engine(again, record, "abc", enabled=True)
+    assert probed[1:] == [verify.SHORT_BATCH_SIZES] and again.engine == "native"
+    assert engine.backfill(again, record, "abc") is None
 
 
 def test_rows_scikit_learn_refuses_must_be_refused_by_the_compiled_predictor_too(monkeypatch):

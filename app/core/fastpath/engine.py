@@ -54,10 +54,20 @@ def shown(stored: Any) -> dict[str, Any]:
 
 
 def backfill(model: LoadedModel, stored: Any, sha256: str) -> dict[str, Any] | None:
-    """The verdict to store for a version that has none (registered before the fast
-    path), once this process has proven it in full; None when there is nothing to store."""
-    if stored or model.candidate is not None or model.runtime["reason"] == DISABLED:
+    """The verdict to store, once this process has proven the version in full: for a
+    version that has none (registered before the fast path), or whose stored verdict
+    names another engine than the one proven here (the API then shows what serves);
+    None when there is nothing to store."""
+    if model.candidate is not None or model.runtime["reason"] == DISABLED:
         return None
+    if stored:
+        superseded = (
+            isinstance(stored, dict)
+            and model.runtime["verified"]
+            and stored.get("engine") != model.runtime["engine"]
+        )
+        if not superseded:
+            return None
     return {**model.runtime, "artifact_sha256": sha256, "libraries": library_versions()}
 
 
@@ -98,9 +108,11 @@ def select_engine(
     except Unsupported as exc:
         model.runtime = unverified(str(exc))
         return
-    # proven at registration with these libraries: a short re-check; else the full one
-    model.candidate, model.candidate_sizes = candidate, SHORT_BATCH_SIZES if known else BATCH_SIZES
-    model.runtime = public(stored) if known else unverified("not yet proven in this process")
+    # proven at registration with these libraries and this engine: a short re-check; else
+    # the full one (a tree version proven on onnxruntime where no C compiler was, say)
+    proven = known and stored.get("engine") == candidate.engine
+    model.candidate, model.candidate_sizes = candidate, SHORT_BATCH_SIZES if proven else BATCH_SIZES
+    model.runtime = public(stored) if proven else unverified("not yet proven in this process")
     if probe_now or candidate.engine in fork_safe_engines():
         settle(model)
 
