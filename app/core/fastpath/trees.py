@@ -29,7 +29,14 @@ from app.core.fastpath.onnx_session import LazySession
 log = logging.getLogger(__name__)
 
 # the library versions these families were verified with, bit for bit (the unit tests)
-TESTED_VERSIONS = {"scikit-learn": "1.9.1", "onnx": "1.23.2", "onnxruntime": "1.31.1"}
+TESTED_VERSIONS = {
+    "scikit-learn": "1.9.1",
+    "onnx": "1.23.2",
+    "onnxruntime": "1.31.1",
+    "treelite": "4.1.2",
+    "tl2cgen": "1.0.0",
+    "gcc": "12.2",
+}
 
 # the smallest float64 that rounds to infinity as float32 (2**128 - 2**103, the midpoint
 # above float32's largest value, rounds to even: up)
