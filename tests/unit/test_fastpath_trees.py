@@ -395,3 +395,32 @@ def test_a_compiler_that_fails_leaves_the_trees_on_onnxruntime(monkeypatch, tmp_
     stage = compile_trees(forest)
     assert stage.engine == "onnxruntime"
     assert_same_answers(forest, stage, X)
+
+
+def test_an_ensemble_compiled_moments_ago_is_not_compiled_again(monkeypatch):
+    """A registration proves a version, then loads it: gcc runs once, though the proof's
+    stage is gone by the time the version loads."""
+    import tl2cgen
+
+    from app.core.fastpath import native_trees
+
+    need_c_compiler()
+    monkeypatch.setattr(native_trees, "_libraries", native_trees.OrderedDict())
+    compiles = []
+    real_export = tl2cgen.export_lib
+    monkeypatch.setattr(
+        tl2cgen, "export_lib", lambda *a, **k: compiles.append(1) or real_export(*a, **k)
+    )
+    X, y = dataset("multiclass", with_nan=False)
+    forest = RandomForestClassifier(n_estimators=4, random_state=11).fit(X, y)
+    proof = compile_trees(forest)
+    assert proof.engine == "native" and compiles == [1]
+    del proof
+    assert_same_answers(forest, compile_trees(forest), X)
+    assert compiles == [1]
+    # beyond the bound the least recently used library is let go
+    monkeypatch.setattr(native_trees, "KEPT_LIBRARIES", 1)
+    other = RandomForestClassifier(n_estimators=4, random_state=12).fit(X, y)
+    kept = compile_trees(other)
+    assert compiles == [1, 1] and len(native_trees._libraries) == 1
+    assert_same_answers(other, kept, X)

@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import threading
 import warnings
-import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,9 +49,11 @@ MAX_NODES = 20_000
 # after tl2cgen's own -O3, so it wins: as fast code in half gcc's time (same section)
 COMPILE_OPTIONS = ["-O1"]
 
-# ensemble digest -> its loaded library, while a stage uses it (a version evicted from
-# the model cache frees its library with its stage)
-_libraries: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+# ensemble digest -> its loaded library, least recently used first: a registration's
+# proof and the version's load, moments apart, compile it once; the bound keeps a
+# process that loads many versions from holding every library it ever made
+KEPT_LIBRARIES = 16
+_libraries: OrderedDict[str, Any] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -163,7 +165,9 @@ def _compiled(model: Any) -> Any:
     digest = hashlib.sha256(model.serialize_bytes()).hexdigest()[:32]
     with _lock:
         predictor = _libraries.get(digest)
-        if predictor is None:
+        if predictor is not None:
+            _libraries.move_to_end(digest)
+        else:
             # the file goes once loaded (the mapping stays): nothing to clean up at exit,
             # which a worker leaving by os._exit (onnx_fork) would skip
             with tempfile.TemporaryDirectory(prefix="mlstack-trees-") as workdir:
@@ -184,6 +188,8 @@ def _compiled(model: Any) -> Any:
                 # one thread: the rows are summed in order, and no thread pool starts
                 predictor = tl2cgen.Predictor(str(library), nthread=1)
             _libraries[digest] = predictor
+            while len(_libraries) > KEPT_LIBRARIES:
+                _libraries.popitem(last=False)  # freed once no stage uses it
     return predictor
 
 
